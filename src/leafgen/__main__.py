@@ -1,0 +1,5 @@
+import sys
+
+from leafgen.cli import main
+
+sys.exit(main())

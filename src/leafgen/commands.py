@@ -1,0 +1,137 @@
+"""What each `leafgen` command does, given parsed arguments; imported only after --help is handled."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from leafgen import i18n
+from leafgen.build import Outcome, build, plan, shard
+from leafgen.errors import ErrorList, LeafgenError
+from leafgen.project import Project, find_project
+from leafgen.validate import GRADE_CEILING, load_disclaimer, load_leaflet, reading_level
+
+
+def _project(args: argparse.Namespace) -> Project:
+    return find_project(Path(args.project) if args.project else None)
+
+
+def _langs(project: Project, spec: str) -> list[str]:
+    shipped = project.languages()
+    if spec == "all":
+        return shipped
+    langs = [v.strip() for v in spec.split(",") if v.strip()]
+    for lang in langs:
+        if lang not in shipped:
+            raise LeafgenError(f"unknown language {lang!r} (shipped: {', '.join(shipped)})", project.translations_dir)
+    return langs
+
+
+def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    project = _project(args)
+    leaflets = args.leaflets or [p.stem for p in project.leaflet_paths()]
+    papers = args.paper or [project.clinic["default_paper"]]
+    jobs = plan(project, leaflets, _langs(project, args.lang), args.kind, papers, args.large_print, args.fillable)
+    if args.shard:
+        jobs = shard(jobs, args.shard)
+    out_dir = Path(args.out)
+    bar = _progress(len(jobs), err)
+
+    def on_done(o: Outcome) -> None:
+        if o.error:
+            (bar.write if bar else lambda s: print(s, file=err))(f"leafgen: {o.status}: {o.error}".replace("\n", "\n  "))
+        if bar:
+            bar.update(1)
+
+    summary = build(
+        project, jobs, out_dir, allow_fallback=args.allow_fallback, force=args.force,
+        workers=max(1, args.jobs), on_done=on_done,
+    )
+    if bar:
+        bar.close()
+    fallback = sum(bool(o.entry and o.entry.get("fallback")) for o in summary.outcomes if o.status == "built")
+    note = f" ({fallback} with English fallback, marked on every page)" if fallback else ""
+    print(f"leafgen: {summary.line()}{note}; manifest: {out_dir / 'manifest.json'}", file=out)
+    return 0 if summary.ok else 1
+
+
+def _progress(total: int, err: TextIO):  # noqa: ANN202 - tqdm or None
+    """A progress bar for people at a terminal; logs and CI get only the summary line."""
+    if total < 2 or not (hasattr(err, "isatty") and err.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, file=err, unit="pdf", leave=False)
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    project = _project(args)
+    print("Leaflets:", file=out)
+    for path in project.leaflet_paths():
+        leaflet, _ = load_leaflet(path)
+        d = leaflet.document
+        print(f"  {leaflet.id}  {leaflet.title!r}  v{d.version} {d.status}, review due {d.review}", file=out)
+    print("Languages:", file=out)
+    for lang in project.languages():
+        if lang == i18n.SOURCE_LANG:
+            print(f"  {lang:8} {i18n.language_name(lang)}  (source language)", file=out)
+            continue
+        st = i18n.status(project, lang)
+        print(f"  {lang:8} {i18n.language_name(lang)}  {st.line()}", file=out)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    project = _project(args)
+    errors: list[LeafgenError] = []
+
+    def attempt(fn, *a):  # noqa: ANN001, ANN202
+        try:
+            return fn(*a)
+        except ErrorList as e:
+            errors.extend(e.errors)
+        except LeafgenError as e:
+            errors.append(e)
+        return None
+
+    for path in project.leaflet_paths():
+        result = attempt(load_leaflet, path)
+        if result is None:
+            continue
+        leaflet, warnings = result
+        for w in warnings:
+            print(f"leafgen: warning: {w}", file=err)
+        grade, ease = reading_level(leaflet)
+        flag = f"  (above grade {GRADE_CEILING:g}: simplify)" if grade > GRADE_CEILING else ""
+        print(f"{leaflet.id}: reading grade {grade:.1f}, reading ease {ease:.1f}{flag}", file=out)
+        if grade > GRADE_CEILING:
+            print(f"leafgen: warning: {path}: reading grade {grade:.1f} is above {GRADE_CEILING:g}", file=err)
+    attempt(load_disclaimer, project.disclaimer_path)
+    attempt(lambda: project.clinic)
+    attempt(lambda: project.theme)
+    attempt(i18n.check_templates, project)
+    for lang in project.languages()[1:]:
+        attempt(i18n.check_catalog, project, lang)
+    for e in errors:
+        print(f"leafgen: error: {e}", file=err)
+    n = len(project.leaflet_paths())
+    print(f"leafgen: checked {n} leaflet(s), {len(project.languages())} language(s): {len(errors)} error(s)", file=out)
+    return 1 if errors else 0
+
+
+def cmd_i18n(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    project = _project(args)
+    if args.action == "status":
+        incomplete = 0
+        for lang in project.languages()[1:]:
+            st = i18n.status(project, lang)
+            incomplete += not st.complete
+            print(f"{lang:8} {st.line()}", file=out)
+        return 1 if incomplete else 0
+    return i18n.run_pybabel(project, args.action, args.lang, out)
+
+
+COMMANDS = {"build": cmd_build, "list": cmd_list, "check": cmd_check, "i18n": cmd_i18n}
+

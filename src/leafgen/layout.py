@@ -1,0 +1,326 @@
+"""Turn layout XML from a template into ReportLab flowables, with the theme applied."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable, ListFlowable, ListItem, Spacer, Table, TableStyle
+
+from leafgen import scripts
+from leafgen.errors import FontError, TemplateError
+from leafgen.scripts import Script
+
+PAGE_SIZES = {"a4": A4, "letter": LETTER}
+MEASURE_SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
+
+
+@dataclass
+class Layout:
+    """Everything pdf.py needs: the story, the running texts and the page geometry."""
+
+    story: list[Flowable]
+    page_size: tuple[float, float]
+    margin_x: float
+    margin_y: float
+    script: Script
+    styles: dict[str, ParagraphStyle]
+    colours: dict[str, Any]
+    meta: dict[str, str] = field(default_factory=dict)  # title, subject, author
+    running: dict[str, str] = field(default_factory=dict)  # page-header, page-footer, page-number, banner
+
+
+class TickBox(Flowable):
+    """One day's tick box; an AcroForm check box in the fillable variant."""
+
+    def __init__(self, size: float, name: str, fillable: bool, edge: Any):
+        super().__init__()
+        self.size, self.name, self.fillable, self.edge = size, name, fillable, edge
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        return self.size, self.size
+
+    def draw(self) -> None:
+        c = self.canv
+        if self.fillable:
+            c.acroForm.checkboxRelative(
+                name=self.name, x=0, y=0, size=self.size, buttonStyle="check",
+                borderColor=self.edge, fillColor=colors.white, textColor=colors.black, borderWidth=1,
+            )
+        else:
+            c.setStrokeColor(self.edge)
+            c.setLineWidth(1)
+            c.rect(0, 0, self.size, self.size)
+
+
+@lru_cache(maxsize=32)
+def _styles(theme_key: tuple, script: Script) -> dict[str, ParagraphStyle]:
+    """Paragraph styles for one theme variant and script, built once per process."""
+    t = dict(theme_key)
+    align = TA_RIGHT if script.rtl else TA_LEFT
+    text = colors.HexColor(t["text"])
+    accent = colors.HexColor(t["accent"])
+    lead = t["leading"]
+
+    def style(name: str, size: float, bold: bool = False, colour: Any = text, **kw: Any) -> ParagraphStyle:
+        kw.setdefault("leading", size * lead)
+        return ParagraphStyle(
+            name, fontName=script.bold if bold else script.regular, fontSize=size,
+            textColor=colour, alignment=align, bulletFontName=script.regular, **kw,
+        )
+
+    body = t["body_size"]
+    return {
+        "title": style("title", t["title_size"], True, accent, spaceAfter=body * 0.6, leading=t["title_size"] * 1.2),
+        "h1": style("h1", t["h1_size"], True, accent, spaceBefore=body * 0.9, spaceAfter=body * 0.35),
+        "h2": style("h2", t["h2_size"], True, text, spaceBefore=body * 0.6, spaceAfter=body * 0.3),
+        "p": style("p", body, spaceAfter=body * 0.5),
+        "li": style("li", body, spaceAfter=body * 0.2),
+        "small": style("small", t["small_size"], colour=colors.HexColor(t["muted"]), spaceAfter=2),
+        "cell": style("cell", body, True),
+        "cell-note": style("cell-note", t["small_size"], colour=colors.HexColor(t["muted"])),
+        "running": style("running", t["small_size"], colour=colors.HexColor(t["muted"])),
+    }
+
+
+def _theme_key(theme: dict[str, Any], large_print: bool) -> tuple:
+    variant = theme["large" if large_print else "standard"]
+    return tuple(sorted({**variant, **theme.get("colours", {})}.items()))
+
+
+def _inline(el: ET.Element) -> tuple[str, str]:
+    """(ReportLab markup, plain text) of an element: all text escaped, only <b> and <br/> kept as markup."""
+    markup, plain = [escape(el.text or "")], [el.text or ""]
+    for child in el:
+        if child.tag == "b":
+            m, p = _inline(child)
+            markup.append(f"<b>{m}</b>")
+            plain.append(p)
+        elif child.tag == "br":
+            markup.append("<br/>")
+            plain.append("\n")
+        else:
+            raise TemplateError(f"<{child.tag}> is not allowed inside <{el.tag}> (only <b> and <br/>)")
+        markup.append(escape(child.tail or ""))
+        plain.append(child.tail or "")
+    return " ".join("".join(markup).split()), " ".join("".join(plain).split())
+
+
+class _Builder:
+    """Walks the layout tree once; holds the per-document choices the walk needs."""
+
+    def __init__(self, script: Script, styles: dict, colours: dict, t: dict, lang: str, origin: Path | None,
+                 fillable: bool, width: float):
+        self.script, self.styles, self.colours, self.t = script, styles, colours, t
+        self.lang, self.origin, self.fillable, self.width = lang, origin, fillable, width
+
+    def check(self, plain: str) -> None:
+        """A character with no glyph would print as an empty box: refuse, naming it."""
+        drawn = scripts.shape_rtl(plain) if self.script.rtl else plain
+        missing = scripts.missing_glyphs(drawn, self.script.regular)
+        if missing:
+            ch = missing[0]
+            raise FontError(
+                f"no glyph for {ch!r} (U+{ord(ch):04X}) in font {self.script.regular} for language "
+                f"{self.lang!r}, in text {plain[:50]!r}",
+                self.origin,
+            )
+
+    def para(self, el: ET.Element, style: str) -> Flowable:
+        markup, plain = _inline(el)
+        self.check(plain)
+        return scripts.paragraph(markup, self.styles[style], self.script)
+
+    def text(self, value: str, style: str) -> Flowable:
+        self.check(value)
+        return scripts.paragraph(escape(value), self.styles[style], self.script)
+
+    def children(self, el: ET.Element) -> list[Flowable]:
+        out: list[Flowable] = []
+        for child in el:
+            out.extend(self.element(child))
+        return out
+
+    def element(self, el: ET.Element) -> list[Flowable]:
+        tag = el.tag
+        if tag in ("title", "h1", "h2"):
+            return [self.para(el, tag)]
+        if tag == "p":
+            return [self.para(el, "small" if el.get("style") == "small" else "p")]
+        if tag == "ul":
+            return [self.bullets(el)]
+        if tag == "section":
+            return self.children(el)
+        if tag == "box":
+            return [self.box(el)]
+        if tag == "fields":
+            return [self.fields(el)]
+        if tag == "grid":
+            return [self.grid(el)]
+        if tag == "spacer":
+            return [Spacer(1, float(el.get("height", self.t["body_size"])))]
+        raise TemplateError(f"unknown layout element <{tag}>")
+
+    def bullets(self, el: ET.Element) -> Flowable:
+        style = "small" if el.get("style") == "small" else "li"
+        st = self.styles[style]
+        items = [ListItem(self.para(li, style)) for li in el if self._is(li, "li", "ul")]
+        return ListFlowable(
+            items, bulletType="bullet", start="\u2022", bulletFontName=self.script.regular,
+            bulletFontSize=st.fontSize, leftIndent=st.fontSize * 1.3, rightIndent=st.fontSize * 1.3 if self.script.rtl else 0,
+            bulletDir="rtl" if self.script.rtl else "ltr", bulletColor=st.textColor, spaceAfter=st.fontSize * 0.4,
+        )
+
+    @staticmethod
+    def _is(el: ET.Element, tag: str, parent: str) -> bool:
+        if el.tag != tag:
+            raise TemplateError(f"<{el.tag}> is not allowed inside <{parent}> (only <{tag}>)")
+        return True
+
+    def _table_style(self, extra: list) -> TableStyle:
+        # Naming the font in every table keeps ReportLab from adding a non-embedded Helvetica.
+        return TableStyle([("FONTNAME", (0, 0), (-1, -1), self.script.regular), *extra])
+
+    def box(self, el: ET.Element) -> Flowable:
+        kind = el.get("style", "summary")
+        if kind not in ("summary", "urgent", "disclaimer"):
+            raise TemplateError(f"unknown box style {kind!r} (summary, urgent, disclaimer)")
+        fill = self.colours[f"{kind}_fill"]
+        edge = self.colours.get(f"{kind}_edge", fill)
+        pad = self.t["box_padding"]
+        table = Table([[self.children(el)]], colWidths=[self.width], splitInRow=1, hAlign="LEFT")
+        table.setStyle(
+            self._table_style(
+                [
+                    ("BACKGROUND", (0, 0), (-1, -1), fill),
+                    ("BOX", (0, 0), (-1, -1), 2 if kind == "urgent" else 1, edge),
+                    *[(f"{side}PADDING", (0, 0), (-1, -1), pad) for side in ("LEFT", "RIGHT", "TOP", "BOTTOM")],
+                ]
+            )
+        )
+        table.spaceBefore, table.spaceAfter = self.t["body_size"] * 0.6, self.t["body_size"] * 0.6
+        return table
+
+    def fields(self, el: ET.Element) -> Flowable:
+        """Write-in lines (patient name, start date) the patient fills by hand."""
+        rows = [[self.para(f, "p"), ""] for f in el if self._is(f, "field", "fields")]
+        if self.script.rtl:
+            rows = [r[::-1] for r in rows]
+        label_w = self.width * 0.35
+        widths = [label_w, self.width - label_w]
+        line_col = 0 if self.script.rtl else 1
+        table = Table(rows, colWidths=widths[::-1] if self.script.rtl else widths, hAlign="LEFT")
+        table.setStyle(
+            self._table_style(
+                [
+                    ("LINEBELOW", (line_col, 0), (line_col, -1), 0.8, self.colours["text"]),
+                    ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                    ("TOPPADDING", (0, 0), (-1, -1), self.t["body_size"] * 0.6),
+                ]
+            )
+        )
+        table.spaceAfter = self.t["body_size"]
+        return table
+
+    def grid(self, el: ET.Element) -> Flowable:
+        """Items down, days across: the patient ticks one box per item per day."""
+        days = int(el.get("days", "7"))
+        size = self.t["tick_size"]
+        day_w = size + 10
+        item_w = self.width - days * day_w
+        head = [self.text(el.get("item-label", ""), "cell")] + [self.text(el.get("day-label", ""), "cell")] + [""] * (days - 1)
+        numbers = [""] + [self.text(str(d), "cell") for d in range(1, days + 1)]
+        rows = [head, numbers]
+        for r, row in enumerate(el, start=1):
+            self._is(row, "row", "grid")
+            cell: list[Flowable] = []
+            for part in row:
+                if part.tag not in ("instruction", "frequency", "safety"):
+                    raise TemplateError(f"<{part.tag}> is not allowed inside <row> (instruction, frequency, safety)")
+                cell.append(self.para(part, "cell" if part.tag == "instruction" else "cell-note"))
+            name = row.get("name") or f"item{r}"
+            rows.append([cell] + [TickBox(size, f"{name}_day{d}", self.fillable, self.colours["text"]) for d in range(1, days + 1)])
+        widths = [item_w] + [day_w] * days
+        span = [("SPAN", (1, 0), (days, 0))]
+        if self.script.rtl:  # mirror: items on the right, day 1 nearest to them
+            rows = [row[::-1] for row in rows]
+            widths = widths[::-1]
+            span = [("SPAN", (0, 0), (days - 1, 0))]
+        item_col = days if self.script.rtl else 0
+        grid_colour = self.colours["rule"]
+        table = Table(rows, colWidths=widths, repeatRows=2, hAlign="LEFT")
+        table.setStyle(
+            self._table_style(
+                [
+                    *span,
+                    ("GRID", (0, 1), (-1, -1), 0.6, grid_colour),
+                    ("BOX", (0, 0), (-1, -1), 0.8, grid_colour),
+                    ("BACKGROUND", (0, 0), (-1, 1), self.colours["summary_fill"]),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                    ("ALIGN", (item_col, 0), (item_col, -1), "RIGHT" if self.script.rtl else "LEFT"),
+                    ("TOPPADDING", (0, 2), (-1, -1), 6),
+                    ("BOTTOMPADDING", (0, 2), (-1, -1), 8),
+                ]
+            )
+        )
+        table.spaceAfter = self.t["body_size"]
+        return table
+
+
+def layout(
+    xml: str,
+    *,
+    template: Path,
+    theme: dict[str, Any],
+    lang: str,
+    paper: str,
+    large_print: bool,
+    fillable: bool = False,
+    origin: Path | None = None,
+) -> Layout:
+    """Parse one rendered template and build the story; origin is the file to blame for missing glyphs."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as e:
+        raise TemplateError(f"template produced malformed layout XML: {e}", template, e.position[0]) from None
+    if root.tag != "document":
+        raise TemplateError(f"layout must start with <document>, not <{root.tag}>", template)
+    script = scripts.script_for(lang)
+    key = _theme_key(theme, large_print)
+    t = dict(key)
+    styles = _styles(key, script)
+    colours = {k: colors.HexColor(v) for k, v in theme.get("colours", {}).items()}
+    page = PAGE_SIZES[paper]
+    margin = t["margin_mm"] * mm
+    full = page[0] - 2 * margin
+    if root.get("width") == "full":
+        width = full
+    else:  # centre a column of about `measure` characters: 60-70 a line reads best
+        sample = stringWidth(MEASURE_SAMPLE, script.regular if not script.cjk else "NotoSans", t["body_size"])
+        width = min(full, t["measure"] * sample / len(MEASURE_SAMPLE))
+    builder = _Builder(script, styles, colours, t, lang, origin, fillable, width)
+    story: list[Flowable] = []
+    running: dict[str, str] = {}
+    try:
+        for el in root:
+            if el.tag in ("page-header", "page-footer", "page-number", "banner"):
+                _, plain = _inline(el)
+                builder.check(plain)
+                running[el.tag] = plain
+            else:
+                story.extend(builder.element(el))
+    except TemplateError as e:
+        raise TemplateError(e.message, template) from None
+    meta = {k: " ".join((root.get(k) or "").split()) for k in ("title", "subject", "author")}
+    return Layout(story, page, (page[0] - width) / 2, margin, script, styles, colours, meta, running)

@@ -1,0 +1,109 @@
+"""Run the pipeline for one document: source → validate → translate → template → layout → PDF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from leafgen import i18n
+from leafgen.errors import LeafgenError
+from leafgen.layout import PAGE_SIZES, layout
+from leafgen.model import Disclaimer, Leaflet, map_text, units
+from leafgen.pdf import write_pdf
+from leafgen.project import KINDS, Project, find_project
+from leafgen.templating import render_template
+from leafgen.validate import load_disclaimer, load_leaflet
+
+
+@dataclass(frozen=True)
+class Job:
+    """One PDF to make: the unit of work for builds, email and the library API."""
+
+    leaflet: str
+    lang: str
+    kind: str = "handout"
+    paper: str = "a4"
+    large_print: bool = False
+    fillable: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    job: Job
+    pdf: bytes
+    pages: int
+    title: str  # translated leaflet title, for file names and email subjects
+    fallback: bool  # some units are in English, and every page says so
+
+
+def check_job(job: Job) -> None:
+    if job.kind not in KINDS:
+        raise LeafgenError(f"unknown kind {job.kind!r} (choose from {', '.join(KINDS)})")
+    if job.paper not in PAGE_SIZES:
+        raise LeafgenError(f"unknown paper {job.paper!r} (choose from {', '.join(PAGE_SIZES)})")
+    if job.fillable and job.kind != "checklist":
+        raise LeafgenError("only the checklist has a fillable variant")
+
+
+def translate(leaflet: Leaflet, disclaimer: Disclaimer, tr: i18n.Translator) -> tuple[Leaflet, Disclaimer]:
+    """The leaflet and disclaimer in tr's language; gaps are recorded in tr, not hidden."""
+    if tr.catalog is None:
+        return leaflet, disclaimer
+    where = {u.text: u.where for u in reversed(units(leaflet))}  # first use names the unit
+    translated = map_text(leaflet, lambda text: tr(text, where.get(text, leaflet.id)))
+    d = Disclaimer(tr(disclaimer.heading, "disclaimer"), tr(disclaimer.text, "disclaimer"))
+    return translated, d
+
+
+def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> Rendered:
+    """Make one PDF in memory; raise a LeafgenError instead of producing anything half-done."""
+    check_job(job)
+    leaflet, _warnings = load_leaflet(project.leaflet_path(job.leaflet))
+    disclaimer = load_disclaimer(project.disclaimer_path)
+    tr = i18n.translator(project, job.lang)
+    t_leaflet, t_disclaimer = translate(leaflet, disclaimer, tr)
+    template = f"{job.kind}.xml.j2"
+    context = {
+        "leaflet": t_leaflet,
+        "disclaimer": t_disclaimer,
+        "clinic": project.clinic,
+        "lang": job.lang,
+        "published": i18n.format_date(leaflet.document.published, job.lang),
+        "review": i18n.format_date(leaflet.document.review, job.lang),
+        "large_print": job.large_print,
+        "paper": job.paper,
+        "fillable": job.fillable,
+        "fallback": False,
+    }
+    xml = render_template(project.templates_dir, template, context, tr)
+    tr.gate(job.leaflet, allow_fallback)
+    if tr.incomplete:  # allowed fallback: render again with the banner on every page
+        xml = render_template(project.templates_dir, template, {**context, "fallback": True}, replace(tr))
+    laid = layout(
+        xml,
+        template=project.templates_dir / template,
+        theme=project.theme,
+        lang=job.lang,
+        paper=job.paper,
+        large_print=job.large_print,
+        fillable=job.fillable,
+        origin=tr.path or leaflet.path,
+    )
+    pdf, pages = write_pdf(laid, job.lang)
+    return Rendered(job, pdf, pages, t_leaflet.title, tr.incomplete)
+
+
+def render(
+    leaflet: str,
+    lang: str = "en",
+    kind: str = "handout",
+    paper: str = "a4",
+    *,
+    large_print: bool = False,
+    fillable: bool = False,
+    project: str | Path | None = None,
+    allow_fallback: bool = False,
+) -> bytes:
+    """Library API: the PDF bytes of one leaflet in one language, kind and paper."""
+    job = Job(leaflet, lang, kind, paper, large_print, fillable)
+    return render_job(find_project(project), job, allow_fallback=allow_fallback).pdf

@@ -1,0 +1,68 @@
+"""Render a Jinja template into leafgen's layout vocabulary (autoescaped XML), translated."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from leafgen.errors import TemplateError
+from leafgen.i18n import Translator
+
+
+@lru_cache(maxsize=8)
+def environment(templates_dir: Path) -> jinja2.Environment:
+    """One environment per templates folder, so compiled templates are reused across a batch."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=True,  # content and translations are data: never markup
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    # Sets newstyle semantics for {% trans %}; the real callables come per render, in the context.
+    env.install_gettext_callables(gettext=lambda s: s, ngettext=lambda s, p, n: s if n == 1 else p, newstyle=True)
+    return env
+
+
+def _gettext_callables(tr: Translator, where: str) -> dict[str, Any]:
+    """Newstyle gettext that escapes the translation itself: a catalog cannot inject layout tags."""
+
+    def gettext(msgid: str, **variables: Any) -> Markup:
+        rv = escape(tr(msgid, where))
+        return rv % variables if variables else rv
+
+    def ngettext(singular: str, plural: str, num: int, **variables: Any) -> Markup:
+        variables.setdefault("num", num)
+        return gettext(singular if num == 1 else plural, **variables)
+
+    return {"gettext": gettext, "_": gettext, "ngettext": ngettext}
+
+
+def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr: Translator) -> str:
+    """Render one template to layout XML; any template fault becomes a one-line error with its line."""
+    env = environment(templates_dir)
+    try:
+        template = env.get_template(name)
+        return template.render(**context, **_gettext_callables(tr, f"template {name}"))
+    except jinja2.TemplateSyntaxError as e:
+        raise TemplateError(f"template syntax error: {e.message}", e.filename or templates_dir / name, e.lineno) from None
+    except jinja2.TemplateNotFound as e:
+        raise TemplateError(f"template not found: {e.name}", templates_dir) from None
+    except (jinja2.UndefinedError, TypeError, ValueError, KeyError) as e:
+        raise TemplateError(f"template error: {e}", templates_dir / name, _template_line(e, name)) from None
+
+
+def _template_line(exc: BaseException, name: str) -> int | None:
+    """Jinja rewrites tracebacks so template frames carry the template's own line numbers."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(name):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,228 @@
+"""Check a parsed leaflet source against the schema and build the content model from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leafgen.errors import ErrorList, SourceError
+from leafgen.model import (
+    Bullets,
+    Checklist,
+    ChecklistItem,
+    Disclaimer,
+    DocumentControl,
+    Leaflet,
+    Paragraph,
+    Section,
+)
+from leafgen.sources import LDict, load_yaml
+
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+STATUSES = ("draft", "approved")
+GRADE_CEILING = 8.0  # NIH: patient material at or below 8th-grade reading level
+
+
+@dataclass
+class Checker:
+    """Collects every problem in one file, so an editor fixes them in one pass."""
+
+    path: Path
+    errors: list[SourceError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def error(self, message: str, line: int | None) -> None:
+        self.errors.append(SourceError(message, self.path, line))
+
+    def mapping(self, value: Any, what: str, line: int, allowed: tuple[str, ...]) -> LDict | None:
+        if not isinstance(value, LDict):
+            self.error(f"{what} must be a mapping of keys to values", getattr(value, "line", line))
+            return None
+        for key in value:
+            if key not in allowed:
+                self.error(f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})", value.key_lines[key])
+        return value
+
+    def text(self, m: LDict, key: str, what: str, required: bool = True) -> str:
+        value = m.get(key)
+        line = m.key_lines.get(key, m.line)
+        if value is None or value == "":
+            if required:
+                self.error(f"{what}: missing or empty {key!r}", line)
+            return ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
+            return str(value)
+        if not isinstance(value, str):
+            self.error(f"{what}: {key!r} must be text", line)
+            return ""
+        if not value.strip():
+            self.error(f"{what}: {key!r} is blank", line)
+        return value
+
+    def ident(self, m: LDict, what: str) -> str:
+        value = self.text(m, "id", what)
+        if value and not ID_RE.match(value):
+            self.error(f"{what}: id {value!r} must be lowercase letters, digits and hyphens", m.key_lines["id"])
+        return value
+
+    def date(self, m: LDict, key: str, what: str) -> dt.date:
+        value = m.get(key)
+        line = m.key_lines.get(key, m.line)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if value is None:
+            self.error(f"{what}: missing {key!r} date", line)
+        else:
+            self.error(f"{what}: {key!r} must be a date written YYYY-MM-DD, not {value!r}", line)
+        return dt.date.min
+
+    def items(self, m: LDict, key: str, what: str) -> list:
+        value = m.get(key)
+        line = m.key_lines.get(key, m.line)
+        if not isinstance(value, list) or not value:
+            self.error(f"{what}: {key!r} must be a non-empty list", line)
+            return []
+        return value
+
+
+def _blocks(c: Checker, section: LDict, where: str) -> tuple:
+    blocks = []
+    for raw in c.items(section, "content", where):
+        if isinstance(raw, str):
+            if raw.strip():
+                blocks.append(Paragraph(raw))
+            else:
+                c.error(f"{where}: empty paragraph", getattr(raw, "line", section.line))
+            continue
+        m = c.mapping(raw, f"{where} bullet block", section.line, ("bullets",))
+        if m is None:
+            continue
+        bullets = c.items(m, "bullets", where)
+        for b in bullets:
+            if not isinstance(b, str) or not b.strip():
+                c.error(f"{where}: each bullet must be non-empty text", getattr(b, "line", m.line))
+        if bullets and all(isinstance(b, str) and b.strip() for b in bullets):
+            blocks.append(Bullets(tuple(bullets)))
+    return tuple(blocks)
+
+
+def _sections(c: Checker, root: LDict) -> tuple[Section, ...]:
+    out, seen = [], {}
+    for raw in c.items(root, "sections", "leaflet"):
+        m = c.mapping(raw, "section", root.key_lines.get("sections", 1), ("id", "heading", "content", "style"))
+        if m is None:
+            continue
+        sid = c.ident(m, "section")
+        if sid in seen:
+            c.error(f"duplicate section id {sid!r} (first used on line {seen[sid]})", m.key_lines["id"])
+        seen.setdefault(sid, m.line)
+        style = c.text(m, "style", f"section {sid!r}", required=False)
+        if style not in ("", "urgent"):
+            c.error(f"section {sid!r}: style must be 'urgent' or absent, not {style!r}", m.key_lines["style"])
+        where = f"section {sid!r}"
+        out.append(Section(sid, c.text(m, "heading", where), _blocks(c, m, where), style))
+    return tuple(out)
+
+
+def _checklist(c: Checker, root: LDict) -> Checklist:
+    m = c.mapping(root.get("checklist"), "checklist", root.key_lines.get("checklist", 1), ("title", "intro", "items"))
+    if m is None:
+        return Checklist("", "", ())
+    items, seen = [], set()
+    for raw in c.items(m, "items", "checklist"):
+        im = c.mapping(raw, "checklist item", m.line, ("id", "instruction", "frequency", "safety"))
+        if im is None:
+            continue
+        iid = c.ident(im, "checklist item")
+        if iid in seen:
+            c.error(f"duplicate checklist item id {iid!r}", im.key_lines["id"])
+        seen.add(iid)
+        where = f"checklist item {iid!r}"
+        items.append(
+            ChecklistItem(
+                iid,
+                c.text(im, "instruction", where),
+                c.text(im, "frequency", where),
+                c.text(im, "safety", where, required=False),
+            )
+        )
+    return Checklist(c.text(m, "title", "checklist"), c.text(m, "intro", "checklist"), tuple(items))
+
+
+def _document(c: Checker, root: LDict, today: dt.date) -> DocumentControl:
+    keys = ("version", "published", "review", "status", "approved_by", "sources")
+    m = c.mapping(root.get("document"), "document", root.key_lines.get("document", 1), keys)
+    if m is None:
+        return DocumentControl("", dt.date.min, dt.date.min, "", "", ())
+    published, review = c.date(m, "published", "document"), c.date(m, "review", "document")
+    if dt.date.min not in (published, review):
+        if review <= published:
+            c.error(f"document: review date {review} must be after published date {published}", m.key_lines["review"])
+        elif review < today:
+            c.warnings.append(f"{c.path}:{m.key_lines['review']}: review date {review} has passed: the leaflet is due for review")
+    status = c.text(m, "status", "document")
+    if status and status not in STATUSES:
+        c.error(f"document: status must be one of {', '.join(STATUSES)}, not {status!r}", m.key_lines["status"])
+    sources = c.items(m, "sources", "document")
+    for s in sources:
+        if not isinstance(s, str) or not s.strip():
+            c.error("document: each source must be non-empty text", getattr(s, "line", m.line))
+    return DocumentControl(
+        c.text(m, "version", "document"),
+        published,
+        review,
+        status,
+        c.text(m, "approved_by", "document"),
+        tuple(str(s) for s in sources),
+    )
+
+
+def load_leaflet(path: Path, today: dt.date | None = None) -> tuple[Leaflet, list[str]]:
+    """Parse and check one leaflet file; raise ErrorList naming every problem, return warnings."""
+    c = Checker(path)
+    root = load_yaml(path)
+    if not isinstance(root, LDict):
+        raise SourceError("a leaflet must be a YAML mapping (id, title, summary, sections, checklist, document)", path, 1)
+    allowed = ("id", "title", "summary", "sections", "checklist", "document")
+    c.mapping(root, "leaflet", 1, allowed)
+    lid = c.ident(root, "leaflet")
+    if lid and lid != path.stem:
+        c.error(f"leaflet id {lid!r} must match the file name {path.stem!r}", root.key_lines["id"])
+    leaflet = Leaflet(
+        id=lid,
+        title=c.text(root, "title", "leaflet"),
+        summary=c.text(root, "summary", "leaflet"),
+        sections=_sections(c, root),
+        checklist=_checklist(c, root),
+        document=_document(c, root, today or dt.date.today()),
+        path=path,
+    )
+    if c.errors:
+        raise ErrorList(list(c.errors))
+    return leaflet, c.warnings
+
+
+def load_disclaimer(path: Path) -> Disclaimer:
+    """The one shared disclaimer every leaflet must carry; refuse to build without it."""
+    c = Checker(path)
+    root = load_yaml(path)
+    m = c.mapping(root, "disclaimer file", 1, ("heading", "text"))
+    if m is None:
+        raise ErrorList(c.errors)
+    d = Disclaimer(c.text(m, "heading", "disclaimer"), c.text(m, "text", "disclaimer"))
+    if c.errors:
+        raise ErrorList(c.errors)
+    return d
+
+
+def reading_level(leaflet: Leaflet) -> tuple[float, float]:
+    """Flesch-Kincaid grade and reading ease of the patient-facing prose."""
+    import textstat  # slow import; only `leafgen check` needs it
+
+    from leafgen.model import units
+
+    text = " ".join(u.text.rstrip(".") + "." for u in units(leaflet))
+    return textstat.flesch_kincaid_grade(text), textstat.flesch_reading_ease(text)
