@@ -143,11 +143,18 @@ def extract_leaflet(fileobj, keywords, comment_tags, options) -> Iterator[tuple]
 
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
 # Same mappings as [tool.babel] in leafgen's pyproject.toml, for projects that keep no pyproject of their own.
-MAPPING = f"""\
-[leafgen: leaflets/**.yaml]
+# TOML, not .cfg: the .cfg section syntax "[method: pattern]" cannot name "jinja2.ext:babel_extract".
+MAPPING = """\
+[[mappings]]
+method = "leafgen"
+pattern = "leaflets/**.yaml"
 
-[jinja2.ext:babel_extract: templates/**.j2]
-{chr(10).join(f"{k} = {v}" for k, v in JINJA_OPTIONS.items())}
+[[mappings]]
+method = "jinja2.ext:babel_extract"
+pattern = "templates/**.j2"
+extensions = "jinja2.ext.i18n"
+trim_blocks = "true"
+lstrip_blocks = "true"
 """
 
 
@@ -250,10 +257,10 @@ def run_pybabel(project: Project, action: str, lang: str | None, out) -> int:  #
     pot = project.translations_dir / f"{DOMAIN}.pot"
     tdir = str(project.translations_dir)
     if action == "extract":
-        with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as f:
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write(MAPPING)
         try:
-            argv = ["extract", "-F", f.name, "-o", str(pot), "--no-location", "--sort-output",
+            argv = ["extract", "-F", f.name, "-o", str(pot), "--no-location",
                     "--project", "leafgen", "--add-comments", "TRANSLATORS:", str(project.root)]
             return _pybabel(CommandLineInterface(), argv)
         finally:

@@ -18,7 +18,8 @@ def environment(templates_dir: Path) -> jinja2.Environment:
     """One environment per templates folder, so compiled templates are reused across a batch."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=True,  # content and translations are data: never markup
+        # Content and translations are data, never markup: escaped in every markup template.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("xml.j2", "html.j2"), default_for_string=True, default=False),
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -30,14 +31,14 @@ def environment(templates_dir: Path) -> jinja2.Environment:
     return env
 
 
-def _gettext_callables(tr: Translator, where: str) -> dict[str, Any]:
+def _gettext_callables(tr: Translator, where: str, markup: bool) -> dict[str, Any]:
     """Newstyle gettext that escapes the translation itself: a catalog cannot inject layout tags."""
 
-    def gettext(msgid: str, **variables: Any) -> Markup:
-        rv = escape(tr(msgid, where))
+    def gettext(msgid: str, **variables: Any) -> Markup | str:
+        rv = escape(tr(msgid, where)) if markup else tr(msgid, where)
         return rv % variables if variables else rv
 
-    def ngettext(singular: str, plural: str, num: int, **variables: Any) -> Markup:
+    def ngettext(singular: str, plural: str, num: int, **variables: Any) -> Markup | str:
         variables.setdefault("num", num)
         return gettext(singular if num == 1 else plural, **variables)
 
@@ -49,7 +50,8 @@ def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr:
     env = environment(templates_dir)
     try:
         template = env.get_template(name)
-        return template.render(**context, **_gettext_callables(tr, f"template {name}"))
+        markup = bool(env.autoescape(name)) if callable(env.autoescape) else env.autoescape
+        return template.render(**context, **_gettext_callables(tr, f"template {name}", markup))
     except jinja2.TemplateSyntaxError as e:
         raise TemplateError(f"template syntax error: {e.message}", e.filename or templates_dir / name, e.lineno) from None
     except jinja2.TemplateNotFound as e:
