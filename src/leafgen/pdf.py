@@ -36,13 +36,22 @@ def _numbered_canvas(layout: Layout) -> type[Canvas]:
     return NumberedCanvas
 
 
+def _visual(text: str, script: scripts.Script) -> str:
+    """A single running line needs no wrapping, so shaping then bidi reordering is enough."""
+    if not script.rtl:
+        return text
+    from bidi import get_display
+
+    return get_display(scripts.shape_rtl(text))
+
+
 def _line(canv: Canvas, layout: Layout, text: str, y: float, *, start: bool = True) -> None:
     """One running line at the reading start (left, or right in RTL) or end of the text column."""
     script = layout.script
     style = layout.styles["running"]
     canv.setFont(script.regular, style.fontSize)
     canv.setFillColor(style.textColor)
-    drawn = scripts.visual_line(text, script)
+    drawn = _visual(text, script)
     left, right = layout.margin_x, layout.page_size[0] - layout.margin_x
     if start != script.rtl:
         canv.drawString(left, y, drawn)

@@ -185,7 +185,11 @@ def load_leaflet(path: Path, today: dt.date | None = None) -> tuple[Leaflet, lis
     c = Checker(path)
     root = load_yaml(path)
     if not isinstance(root, LDict):
-        raise SourceError("a leaflet must be a YAML mapping (id, title, summary, sections, checklist, document)", path, 1)
+        raise SourceError(
+            "a leaflet must be a YAML mapping (id, title, summary, sections, checklist, document)",
+            path,
+            getattr(root, "line", 1),
+        )
     allowed = ("id", "title", "summary", "sections", "checklist", "document")
     c.mapping(root, "leaflet", 1, allowed)
     lid = c.ident(root, "leaflet")
