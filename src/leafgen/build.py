@@ -15,7 +15,7 @@ from itertools import product
 from pathlib import Path
 
 from leafgen import __version__
-from leafgen.errors import LeafgenError, TranslationError
+from leafgen.errors import ErrorList, LeafgenError, TranslationError
 from leafgen.project import Project
 
 MANIFEST = "manifest.json"
@@ -145,10 +145,11 @@ def _run(project: Project, job, out_dir: Path, allow_fallback: bool, fp: str) ->
     rel = relative_path(job)
     try:
         r = render_job(project, job, allow_fallback=allow_fallback)
-    except TranslationError as e:
-        return Outcome("refused", error=str(e))
     except LeafgenError as e:
-        return Outcome("failed", error=str(e))
+        # The translation gate refuses; anything else (broken input) fails.
+        errors = e.errors if isinstance(e, ErrorList) else [e]
+        refused = all(isinstance(x, TranslationError) for x in errors)
+        return Outcome("refused" if refused else "failed", error=str(e))
     write_atomic(out_dir / rel, r.pdf)
     entry = {
         "leaflet": job.leaflet,

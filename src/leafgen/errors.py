@@ -30,7 +30,11 @@ class TemplateError(LeafgenError):
 
 
 class TranslationError(LeafgenError):
-    """A catalog is broken, or a leaflet is not fully translated into a language."""
+    """A leaflet is not fully and correctly translated into a language: the gate refuses it."""
+
+
+class CatalogError(LeafgenError):
+    """A catalog file is malformed or missing."""
 
 
 class FontError(LeafgenError):

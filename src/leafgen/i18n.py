@@ -9,13 +9,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from leafgen.errors import ErrorList, TranslationError
+from leafgen.errors import CatalogError, ErrorList, TranslationError
 from leafgen.project import SOURCE_LANG, Project
 
 DOMAIN = "messages"
 # Both styles appear: %(name)s in template strings, {name} in hand-written units.
 PLACEHOLDER_RE = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")
-REVIEW_HEADER = "X-Medical-Review"
+# Babel drops custom header fields (X-...) on read, so `pybabel update` would lose them; the header
+# comment survives Babel and GNU gettext alike, so the review record lives there.
+REVIEW_RE = re.compile(r"^#?\s*Medical review:\s*(.+)$", re.MULTILINE)
 TRANSLATOR_HEADER = "Last-Translator"
 
 
@@ -36,9 +38,10 @@ def _read_catalog(path: Path, mtime_ns: int, size: int) -> Any:
         with path.open("rb") as f:
             return read_po(f, abort_invalid=True)
     except PoFileError as e:
-        raise TranslationError(f"broken catalog: {e}", path, getattr(e, "lineno", None)) from None
+        # Babel counts lines from 0.
+        raise CatalogError(f"broken catalog: {e}", path, getattr(e, "lineno", -1) + 1 or None) from None
     except (UnicodeDecodeError, ValueError) as e:
-        raise TranslationError(f"broken catalog: {e}", path) from None
+        raise CatalogError(f"broken catalog: {e}", path) from None
 
 
 def load_catalog(project: Project, lang: str) -> Any:
@@ -46,15 +49,15 @@ def load_catalog(project: Project, lang: str) -> Any:
     path = catalog_path(project, lang)
     if not path.is_file():
         known = ", ".join(project.languages())
-        raise TranslationError(f"unknown language {lang!r} (shipped: {known})", project.translations_dir)
+        raise CatalogError(f"unknown language {lang!r} (shipped: {known})", project.translations_dir)
     st = path.stat()
     return _read_catalog(path, st.st_mtime_ns, st.st_size)
 
 
 def review_status(catalog: Any) -> str:
-    """What the PO header says about medical review; absent means unreviewed."""
-    headers = dict(catalog.mime_headers)
-    return headers.get(REVIEW_HEADER) or "not reviewed"
+    """What the PO header comment says about medical review; absent means unreviewed."""
+    m = REVIEW_RE.search(catalog.header_comment or "")
+    return m.group(1).strip() if m else "not reviewed"
 
 
 @dataclass
@@ -222,13 +225,13 @@ def check_catalog(project: Project, lang: str) -> None:
     """Babel's own checks plus leafgen's placeholder rule, as one error per broken unit."""
     catalog = load_catalog(project, lang)
     path = catalog_path(project, lang)
-    errors: list[TranslationError] = []
+    errors: list[CatalogError] = []
     for message, problems in catalog.check():
         for p in problems:
-            errors.append(TranslationError(f"{message.id!r}: {p}", path, message.lineno))
+            errors.append(CatalogError(f"{message.id!r}: {p}", path, message.lineno))
     for message in catalog:
         if message.id and message.string and not message.fuzzy and placeholders(message.id) != placeholders(message.string):
-            errors.append(TranslationError(f"placeholders differ in translation of {message.id!r}", path, message.lineno))
+            errors.append(CatalogError(f"placeholders differ in translation of {message.id!r}", path, message.lineno))
     if errors:
         raise ErrorList(errors)
 
@@ -267,7 +270,7 @@ def run_pybabel(project: Project, action: str, lang: str | None, out) -> int:  #
             Path(f.name).unlink()
     if action == "init":
         if not lang:
-            raise TranslationError("'leafgen i18n init' needs --lang LOCALE")
+            raise CatalogError("'leafgen i18n init' needs --lang LOCALE")
         return _pybabel(CommandLineInterface(), ["init", "-i", str(pot), "-d", tdir, "-l", lang])
     if action == "update":
         return _pybabel(CommandLineInterface(), ["update", "-i", str(pot), "-d", tdir, "--previous", "--no-wrap"])

@@ -1,0 +1,145 @@
+"""The printed result: every word of the leaflet on the page, right paper, embedded fonts, metadata, reproducibility."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from pypdf.generic import ContentStream
+
+from conftest import LEAFLET, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require
+from leafgen import render
+from leafgen.model import Bullets
+from leafgen.render import Job
+from leafgen.validate import load_disclaimer, load_leaflet
+
+LEAF = load_leaflet(SHIPPED.leaflet_path(LEAFLET))[0]
+DISCLAIMER = load_disclaimer(SHIPPED.disclaimer_path)
+VARIANTS = [(paper, large) for paper in ("a4", "letter") for large in (False, True)]
+POINTS = {"a4": (595.3, 841.9), "letter": (612.0, 792.0)}
+
+
+def handout_texts() -> list[str]:
+    out = [LEAF.title, LEAF.summary]
+    for s in LEAF.sections:
+        out.append(s.heading)
+        for b in s.blocks:
+            out.extend(b.items if isinstance(b, Bullets) else [b.text])
+    return out + [DISCLAIMER.heading, DISCLAIMER.text, *LEAF.document.sources]
+
+
+def checklist_texts() -> list[str]:
+    c = LEAF.checklist
+    out = [c.title, c.intro, LEAF.title, DISCLAIMER.heading, DISCLAIMER.text]
+    for i in c.items:
+        out += [i.instruction, i.frequency] + ([i.safety] if i.safety else [])
+    return out
+
+
+@pytest.mark.parametrize(("paper", "large"), VARIANTS)
+@pytest.mark.parametrize("kind", ["handout", "checklist"])
+def test_every_text_of_the_leaflet_is_in_the_pdf(kind, paper, large):
+    text = normalise(pdf_text(rendered(Job(LEAFLET, "en", kind, paper, large)).pdf))
+    expected = handout_texts() if kind == "handout" else checklist_texts()
+    missing = [t for t in expected if normalise(t) not in text]
+    assert not missing
+
+
+@pytest.mark.parametrize(("paper", "large"), VARIANTS)
+def test_page_size_and_footer(paper, large):
+    r = rendered(Job(LEAFLET, "en", "handout", paper, large))
+    reader = pdf_reader(r.pdf)
+    for page in reader.pages:
+        w, h = float(page.mediabox.width), float(page.mediabox.height)
+        assert (round(w, 1), round(h, 1)) == POINTS[paper]
+    assert r.pages == len(reader.pages) >= 2
+    text = normalise(pdf_text(r.pdf))
+    assert f"Page 1 of {r.pages}" in text and f"Page {r.pages} of {r.pages}" in text
+    assert "Version 1.0" in text and "Review due November 23, 2027" in text
+
+
+def font_sizes(pdf: bytes) -> set[float]:
+    """Every size set with Tf in the page content: what a reader actually sees."""
+    sizes = set()
+    for page in pdf_reader(pdf).pages:
+        content = ContentStream(page.get_contents(), page.pdf)
+        for operands, op in content.operations:
+            if op == b"Tf":
+                sizes.add(float(operands[1]))
+    return sizes
+
+
+def test_body_text_sizes_standard_and_large_print():
+    standard = font_sizes(rendered(Job(LEAFLET, "en", "handout", "a4", False)).pdf)
+    large = font_sizes(rendered(Job(LEAFLET, "en", "handout", "a4", True)).pdf)
+    assert 12 in standard and min(standard) >= 10  # body 12 pt, footer 10 pt
+    assert 16 in large and min(large) >= 14  # UKAAF large print: body 16 pt, nothing under 14
+    assert max(large) > 16  # headings larger than body
+
+
+def test_line_length_suits_reading():
+    """60-70 characters a line for standard print body text (the title and footer aside)."""
+    text = pdf_text(rendered(Job(LEAFLET, "en", "handout", "a4", False)).pdf)
+    full = sorted(len(ln) for ln in text.splitlines() if len(ln) > 40)  # last lines of paragraphs aside
+    median = full[len(full) // 2]
+    assert 60 <= median <= 70, full
+
+
+@pytest.mark.parametrize(("kind", "fillable"), [("handout", False), ("checklist", False), ("checklist", True)])
+def test_all_fonts_embedded_no_helvetica(kind, fillable):
+    r = rendered(Job(LEAFLET, "en", kind, "a4", False, fillable))
+    path = SHIPPED.root / "out" / f"test-fonts-{kind}-{fillable}.pdf"
+    listing = _pdffonts(r.pdf, path)
+    rows = listing.splitlines()[2:]
+    assert rows, listing
+    for row in rows:
+        assert "Helvetica" not in row
+        assert row.split()[-5] == "yes", row  # emb column
+
+
+def _pdffonts(pdf: bytes, path) -> str:
+    require("pdffonts")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pdf)
+    try:
+        return subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    finally:
+        path.unlink()
+
+
+def test_metadata_title_author_subject_language():
+    reader = pdf_reader(rendered(Job(LEAFLET, "en", "handout")).pdf)
+    meta = reader.metadata
+    assert meta.title == LEAF.title
+    assert meta.author == SHIPPED.clinic["name"]
+    assert meta.subject == "Patient information leaflet"
+    assert reader.trailer["/Root"]["/Lang"] == "en"
+
+
+def test_same_inputs_give_byte_identical_pdfs():
+    a = render(LEAFLET, "en", "checklist", "letter", large_print=True)
+    b = render(LEAFLET, "en", "checklist", "letter", large_print=True)
+    assert a == b
+    assert b"/CreationDate (D:20000101000000+00'00')" in a  # invariant mode, not today's date
+
+
+def test_fillable_checklist_has_a_check_box_per_item_and_day():
+    reader = pdf_reader(rendered(Job(LEAFLET, "en", "checklist", "a4", False, True)).pdf)
+    fields = reader.get_fields()
+    assert len(fields) == len(LEAF.checklist.items) * 7
+    assert {f["/FT"] for f in fields.values()} == {"/Btn"}
+    assert "sitting_day1" in fields and "worse_day7" in fields
+
+
+def test_printed_checklist_has_no_form_fields():
+    reader = pdf_reader(rendered(Job(LEAFLET, "en", "checklist")).pdf)
+    assert not reader.get_fields()
+
+
+def test_content_cannot_inject_markup(project):
+    """A leaflet author's '<b>' or '&' and a template-looking '{{ x }}' print as text."""
+    path = project.leaflet_path(LEAFLET)
+    hostile = 'Take <font size=40>1</font> & see <b>bold</b> {{ clinic.name }} <para/> ]]>'
+    path.write_text(path.read_text(encoding="utf-8").replace("heading: Symptoms", f"heading: '{hostile}'"))
+    pdf = render(LEAFLET, "en", project=project.root)
+    assert normalise(hostile) in normalise(pdf_text(pdf))
