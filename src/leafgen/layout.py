@@ -307,7 +307,8 @@ def layout(
     if root.get("width") == "full":
         width = full
     else:  # centre a column of about `measure` characters: 60-70 a line reads best
-        sample = stringWidth(MEASURE_SAMPLE, script.regular if not script.cjk else "NotoSans", t["body_size"])
+        # Measured in the Latin face for every language, so a leaflet's column is the same in all of them.
+        sample = stringWidth(MEASURE_SAMPLE, scripts.script_for("en").regular, t["body_size"])
         width = min(full, t["measure"] * sample / len(MEASURE_SAMPLE))
     builder = _Builder(script, styles, colours, t, lang, origin, fillable, width)
     story: list[Flowable] = []

@@ -1,0 +1,235 @@
+"""Translations: every shipped language is complete on the page, and the gate never lets English pass as another language."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po, write_po
+
+from conftest import LEAFLET, ROOT, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require, squash
+from leafgen import i18n
+from leafgen.cli import main
+from leafgen.render import Job
+from leafgen.validate import load_disclaimer, load_leaflet
+
+LANGS = SHIPPED.languages()[1:]
+LEAF = load_leaflet(SHIPPED.leaflet_path(LEAFLET))[0]
+DISCLAIMER = load_disclaimer(SHIPPED.disclaimer_path)
+
+
+def test_eight_languages_in_four_scripts_are_shipped():
+    assert set(LANGS) == {"es", "fr", "pt", "pl", "vi", "uk", "ar", "zh_Hans"}
+
+
+def translated(lang: str, msgid: str) -> str:
+    catalog = i18n.load_catalog(SHIPPED, lang)
+    message = catalog.get(msgid)
+    assert message is not None and message.string and not message.fuzzy, (lang, msgid)
+    return message.string
+
+
+def extracted(pdf: bytes, lang: str) -> str:
+    """Text as a reader gets it; poppler keeps Arabic in logical order, so use it for right-to-left."""
+    if lang == "ar":
+        return _pdftotext(pdf)
+    return pdf_text(pdf)
+
+
+def _pdftotext(pdf: bytes, *args: str) -> str:
+    require("pdftotext")
+    return subprocess.run(["pdftotext", *args, "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+
+
+def contains(text: str, part: str, lang: str) -> bool:
+    if lang in ("zh_Hans", "ar"):  # no spaces to trust: Chinese has none, Arabic lines break anywhere
+        return squash(part) in squash(text)
+    return normalise(part) in normalise(text)
+
+
+@pytest.mark.parametrize("kind", ["handout", "checklist"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_translated_title_headings_and_disclaimer_on_the_page(lang, kind):
+    r = rendered(Job(LEAFLET, lang, kind))
+    text = extracted(r.pdf, lang)
+    wanted = [LEAF.title, DISCLAIMER.heading, DISCLAIMER.text]
+    if kind == "handout":
+        wanted += [s.heading for s in LEAF.sections]
+    else:
+        wanted += [LEAF.checklist.title] + [i.instruction for i in LEAF.checklist.items]
+    missing = [w for w in wanted if not contains(text, translated(lang, w), lang)]
+    assert not missing
+    assert not r.fallback
+    reader = pdf_reader(r.pdf)
+    assert reader.trailer["/Root"]["/Lang"] == i18n.bcp47(lang)
+    assert reader.metadata.title.startswith(translated(lang, LEAF.checklist.title if kind == "checklist" else LEAF.title))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_font_embedded_in_every_language(lang, tmp_path):
+    require("pdffonts")
+    path = tmp_path / "x.pdf"
+    path.write_bytes(rendered(Job(LEAFLET, lang, "checklist")).pdf)
+    rows = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert rows and all(r.split()[-5] == "yes" and "Helvetica" not in r for r in rows), rows
+
+
+def test_dates_and_template_strings_follow_the_locale():
+    text = normalise(pdf_text(rendered(Job(LEAFLET, "es", "handout")).pdf))
+    assert "23 de noviembre de 2027" in text
+    assert normalise(translated("es", "Review due %(date)s") % {"date": "23 de noviembre de 2027"}) in text
+    fr = normalise(pdf_text(rendered(Job(LEAFLET, "fr", "handout")).pdf))
+    pages = rendered(Job(LEAFLET, "fr", "handout")).pages
+    assert normalise(translated("fr", "Page %(page)s of %(pages)s") % {"page": 1, "pages": pages}) in fr
+
+
+def test_chinese_wraps_without_spaces_and_embeds_a_cjk_font(tmp_path):
+    pdf = rendered(Job(LEAFLET, "zh_Hans", "handout")).pdf
+    text = pdf_text(pdf)
+    summary = translated("zh_Hans", LEAF.summary)
+    assert squash(summary) in squash(text)
+    path = tmp_path / "zh.pdf"
+    path.write_bytes(pdf)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "DroidSansFallback" in fonts
+
+
+def _lines(pdf: bytes) -> list[tuple[float, float, str]]:
+    """(xMin, xMax, text) of every line on page 1, from poppler's layout analysis."""
+    xml = _pdftotext(pdf, "-bbox-layout", "-f", "1", "-l", "1")
+    out = []
+    for m in re.finditer(r'<line xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</line>', xml, re.S):
+        words = re.findall(r">([^<]*)</word>", m.group(3))
+        out.append((float(m.group(1)), float(m.group(2)), " ".join(words)))
+    return out
+
+
+def test_arabic_is_right_aligned_mirroring_the_english_column():
+    en = _lines(rendered(Job(LEAFLET, "en", "handout")).pdf)
+    ar = _lines(rendered(Job(LEAFLET, "ar", "handout")).pdf)
+    width = 595.276
+    left_edge, _ = Counter(round(x0) for x0, _, _ in en).most_common(1)[0]
+    right_edge, n = Counter(round(x1) for _, x1, _ in ar).most_common(1)[0]
+    assert abs((width - right_edge) - left_edge) <= 2, (left_edge, right_edge)
+    assert n >= 8, "most Arabic body lines should end on the right margin"
+    ragged_left = [x0 for x0, x1, _ in ar if abs(x1 - right_edge) <= 1]
+    assert min(ragged_left) >= left_edge - 2 and len({round(x) for x in ragged_left}) > 3  # ragged left edge
+
+
+def test_arabic_checklist_grid_is_mirrored():
+    lines = _lines(rendered(Job(LEAFLET, "ar", "checklist")).pdf)
+    instruction = squash(translated("ar", LEAF.checklist.items[0].instruction))
+    first_words = instruction[:6]
+    hits = [(x0, x1) for x0, x1, t in lines if first_words in squash(t) or squash(t)[:6] in instruction]
+    assert hits, "instruction not found"
+    days = [(x0, x1) for x0, x1, t in lines if t.strip() == "1 2 3 4 5 6 7" or t.strip() == "7 6 5 4 3 2 1"]
+    item_x = max(x1 for _, x1 in hits)
+    day_x = max(x1 for _, x1 in days) if days else 0
+    assert item_x > day_x, "items on the right, tick boxes to their left"
+
+
+# --- the gate ---------------------------------------------------------------------------------------------------
+
+
+def edit_catalog(project, lang: str, edit) -> Path:
+    po = project.translations_dir / lang / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as f:
+        catalog = read_po(f)
+    edit(catalog)
+    with po.open("wb") as f:
+        write_po(f, catalog)
+    return po
+
+
+def build(project, tmp_path, *extra: str, capsys) -> tuple[int, str, list[dict]]:
+    out = tmp_path / "out"
+    code = main(["build", "--project", str(project.root), "--out", str(out), "--jobs", "1", "--kind", "handout", *extra])
+    err = capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())["pdfs"] if (out / "manifest.json").exists() else []
+    return code, err, manifest
+
+
+def test_untranslated_unit_is_refused_naming_leaflet_section_and_language(project, tmp_path, capsys):
+    heading = next(s for s in LEAF.sections if s.id == "causes").heading
+    edit_catalog(project, "fr", lambda c: setattr(c[heading], "string", ""))
+    code, err, manifest = build(project, tmp_path, "--lang", "en,fr,es", capsys=capsys)
+    assert code == 1
+    assert f"[{LEAFLET}, fr] {LEAFLET}/causes: untranslated: {heading!r}" in err
+    assert {e["lang"] for e in manifest} == {"en", "es"}, "the rest of the batch still builds"
+    assert not (tmp_path / "out" / LEAFLET / "fr").exists()
+
+
+def test_fuzzy_unit_is_refused(project, tmp_path, capsys):
+    edit_catalog(project, "pl", lambda c: c[DISCLAIMER.text].flags.add("fuzzy"))
+    code, err, _ = build(project, tmp_path, "--lang", "pl", capsys=capsys)
+    assert code == 1 and "disclaimer: fuzzy (stale, needs review)" in err and "[pins-and-needles-in-back, pl]" in err
+
+
+def test_allow_fallback_marks_every_page_and_the_manifest(project, tmp_path, capsys):
+    edit_catalog(project, "es", lambda c: setattr(c[LEAF.summary], "string", ""))
+    code, err, manifest = build(project, tmp_path, "--lang", "es", "--allow-fallback", capsys=capsys)
+    assert code == 0, err
+    [entry] = manifest
+    assert entry["fallback"] is True
+    pdf = (tmp_path / "out" / entry["path"]).read_bytes()
+    banner = translated("es", "Parts of this leaflet are in English because their translation is missing or out of date.")
+    pages = [normalise(p.extract_text()) for p in pdf_reader(pdf).pages]
+    assert all(normalise(banner) in p for p in pages), "banner on every page"
+    assert normalise(LEAF.summary) in normalise(pdf_text(pdf))  # the English text, openly marked
+
+
+def test_placeholder_mismatch_is_refused_even_with_fallback(project, tmp_path, capsys):
+    msgid = "Page %(page)s of %(pages)s"
+    edit_catalog(project, "uk", lambda c: setattr(c[msgid], "string", "Сторінка %(page)s"))
+    code, err, _ = build(project, tmp_path, "--lang", "uk", "--allow-fallback", capsys=capsys)
+    assert code == 1 and "placeholders differ" in err and msgid[:20] in err
+
+
+def test_changed_english_becomes_fuzzy_on_update_and_is_refused(project, tmp_path, capsys, monkeypatch):
+    old = next(s for s in LEAF.sections if s.id == "symptoms").heading
+    source = project.leaflet_path(LEAFLET)
+    source.write_text(source.read_text(encoding="utf-8").replace(f"heading: {old}", f"heading: {old} to look for"))
+    assert main(["i18n", "extract", "--project", str(project.root)]) == 0
+    assert main(["i18n", "update", "--project", str(project.root)]) == 0
+    catalog = i18n.load_catalog(project, "vi")
+    assert catalog[f"{old} to look for"].fuzzy
+    capsys.readouterr()
+    code, err, _ = build(project, tmp_path, "--lang", "vi", capsys=capsys)
+    assert code == 1 and f"fuzzy (stale, needs review): '{old} to look for'" in err
+
+
+def test_status_reports_counts_and_review_and_fails_when_incomplete(project, capsys):
+    assert main(["i18n", "status", "--project", str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("complete: ") == len(LANGS) and "INCOMPLETE" not in out
+    assert out.count("not yet reviewed by a qualified medical translator") == len(LANGS)
+    edit_catalog(project, "ar", lambda c: c[LEAF.title].flags.add("fuzzy"))
+    assert main(["i18n", "status", "--project", str(project.root)]) == 1
+    assert re.search(r"ar +INCOMPLETE: \d+/\d+ translated, 1 fuzzy, 0 untranslated", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_catalog_passes_msgfmt_and_babel_checks(lang):
+    require("msgfmt")
+    po = i18n.catalog_path(SHIPPED, lang)
+    result = subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(po)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    i18n.check_catalog(SHIPPED, lang)  # Babel's checks and the placeholder rule raise on any problem
+
+
+def test_pybabel_extract_round_trip_covers_every_unit(tmp_path):
+    pot = tmp_path / "messages.pot"
+    result = subprocess.run(["pybabel", "extract", "-F", "pyproject.toml", "-o", str(pot), "."],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with pot.open("rb") as f:
+        ids = {m.id for m in read_po(f) if m.id}
+    expected = i18n.expected_units(SHIPPED)
+    assert set(expected) <= ids, set(expected) - ids
+    with pot.open("rb") as f:
+        comments = {m.id: m.auto_comments for m in read_po(f) if m.id}
+    assert comments[LEAF.title] == [f"leaflet {LEAFLET}/title"]  # translators see leaflet and section
