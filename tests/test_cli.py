@@ -37,12 +37,26 @@ def test_python_dash_m_works():
 
 def test_build_writes_pdfs_and_manifest(project, tmp_path, capsys):
     out = tmp_path / "out"
-    code, stdout, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "en",
-                            "--paper", "a4,letter", "--jobs", "1", capsys=capsys)
+    code, stdout, err = run(
+        "build",
+        "--project",
+        str(project.root),
+        "--out",
+        str(out),
+        "--lang",
+        "en",
+        "--paper",
+        "a4,letter",
+        "--jobs",
+        "1",
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "4 built, 0 skipped, 0 refused, 0 failed" in stdout
     manifest = json.loads((out / "manifest.json").read_text())["pdfs"]
-    assert {(e["kind"], e["paper"]) for e in manifest} == {(k, p) for k in ("handout", "checklist") for p in ("a4", "letter")}
+    assert {(e["kind"], e["paper"]) for e in manifest} == {
+        (k, p) for k in ("handout", "checklist") for p in ("a4", "letter")
+    }
     for entry in manifest:
         pdf = (out / entry["path"]).read_bytes()
         assert pdf.startswith(b"%PDF-")
@@ -54,8 +68,9 @@ def test_build_writes_pdfs_and_manifest(project, tmp_path, capsys):
 def test_default_paper_comes_from_clinic_profile(project, tmp_path, capsys):
     project.clinic_path.write_text("name: Riverside Clinic\nphone: 01234 567890\ndefault_paper: letter\n")
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout",
-                       capsys=capsys)
+    code, _, err = run(
+        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout", capsys=capsys
+    )
     assert code == 0, err
     [entry] = json.loads((out / "manifest.json").read_text())["pdfs"]
     assert entry["paper"] == "letter"
@@ -90,8 +105,9 @@ def test_broken_template_names_file_and_line(project, tmp_path, capsys):
     lines[5] = "{% for x in %}"
     path.write_text("\n".join(lines))
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout",
-                       capsys=capsys)
+    code, _, err = run(
+        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout", capsys=capsys
+    )
     assert_failed_cleanly(code, err, out, "handout.xml.j2:6: template syntax error")
 
 
@@ -99,8 +115,9 @@ def test_template_emitting_unknown_layout_is_refused(project, tmp_path, capsys):
     path = project.templates_dir / "checklist.xml.j2"
     path.write_text(path.read_text().replace("<fields>", "<blink/><fields>"))
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "checklist",
-                       capsys=capsys)
+    code, _, err = run(
+        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "checklist", capsys=capsys
+    )
     assert_failed_cleanly(code, err, out, "checklist.xml.j2: unknown layout element <blink>")
 
 
@@ -127,8 +144,19 @@ def test_missing_glyph_names_character_unit_and_language(project, tmp_path, caps
     with po.open("wb") as f:
         write_po(f, catalog)
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "pl", "--kind", "handout",
-                       "--allow-fallback", capsys=capsys)
+    code, _, err = run(
+        "build",
+        "--project",
+        str(project.root),
+        "--out",
+        str(out),
+        "--lang",
+        "pl",
+        "--kind",
+        "handout",
+        "--allow-fallback",
+        capsys=capsys,
+    )
     assert_failed_cleanly(code, err, out, "no glyph for '重' (U+91CD)", "'pl'", "pl/LC_MESSAGES/messages.po")
 
 

@@ -29,7 +29,14 @@ def test_shipped_leaflet_is_valid_and_complete():
     ids = [s.id for s in leaflet.sections]
     assert ids == ["what-is-it", "symptoms", "causes", "self-care", "urgent-help"]
     assert [s.style for s in leaflet.sections if s.style] == ["urgent"]
-    assert {i.id for i in leaflet.checklist.items} == {"sitting", "sleeping", "mattress", "weight", "stretching", "worse"}
+    assert {i.id for i in leaflet.checklist.items} == {
+        "sitting",
+        "sleeping",
+        "mattress",
+        "weight",
+        "stretching",
+        "worse",
+    }
     assert leaflet.document.status in ("draft", "approved")
     assert leaflet.document.review > leaflet.document.published
 

@@ -1,4 +1,4 @@
-"""Translations: every shipped language is complete on the page, and the gate never lets English pass as another language."""
+"""Translations: every shipped language complete on the page; the gate never passes English off as another language."""
 
 from __future__ import annotations
 
@@ -66,7 +66,9 @@ def test_translated_title_headings_and_disclaimer_on_the_page(lang, kind):
     assert not r.fallback
     reader = pdf_reader(r.pdf)
     assert reader.trailer["/Root"]["/Lang"] == i18n.bcp47(lang)
-    assert reader.metadata.title.startswith(translated(lang, LEAF.checklist.title if kind == "checklist" else LEAF.title))
+    assert reader.metadata.title.startswith(
+        translated(lang, LEAF.checklist.title if kind == "checklist" else LEAF.title)
+    )
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -147,7 +149,9 @@ def edit_catalog(project, lang: str, edit) -> Path:
 
 def build(project, tmp_path, *extra: str, capsys) -> tuple[int, str, list[dict]]:
     out = tmp_path / "out"
-    code = main(["build", "--project", str(project.root), "--out", str(out), "--jobs", "1", "--kind", "handout", *extra])
+    code = main(
+        ["build", "--project", str(project.root), "--out", str(out), "--jobs", "1", "--kind", "handout", *extra]
+    )
     err = capsys.readouterr().err
     manifest = json.loads((out / "manifest.json").read_text())["pdfs"] if (out / "manifest.json").exists() else []
     return code, err, manifest
@@ -176,7 +180,9 @@ def test_allow_fallback_marks_every_page_and_the_manifest(project, tmp_path, cap
     [entry] = manifest
     assert entry["fallback"] is True
     pdf = (tmp_path / "out" / entry["path"]).read_bytes()
-    banner = translated("es", "Parts of this leaflet are in English because their translation is missing or out of date.")
+    banner = translated(
+        "es", "Parts of this leaflet are in English because their translation is missing or out of date."
+    )
     pages = [normalise(p.extract_text()) for p in pdf_reader(pdf).pages]
     assert all(normalise(banner) in p for p in pages), "banner on every page"
     assert normalise(LEAF.summary) in normalise(pdf_text(pdf))  # the English text, openly marked
@@ -223,8 +229,9 @@ def test_catalog_passes_msgfmt_and_babel_checks(lang):
 
 def test_pybabel_extract_round_trip_covers_every_unit(tmp_path):
     pot = tmp_path / "messages.pot"
-    result = subprocess.run(["pybabel", "extract", "-F", "pyproject.toml", "-o", str(pot), "."],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        ["pybabel", "extract", "-F", "pyproject.toml", "-o", str(pot), "."], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     with pot.open("rb") as f:
         ids = {m.id for m in read_po(f) if m.id}

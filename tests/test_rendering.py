@@ -139,7 +139,7 @@ def test_printed_checklist_has_no_form_fields():
 def test_content_cannot_inject_markup(project):
     """A leaflet author's '<b>' or '&' and a template-looking '{{ x }}' print as text."""
     path = project.leaflet_path(LEAFLET)
-    hostile = 'Take <font size=40>1</font> & see <b>bold</b> {{ clinic.name }} <para/> ]]>'
+    hostile = "Take <font size=40>1</font> & see <b>bold</b> {{ clinic.name }} <para/> ]]>"
     path.write_text(path.read_text(encoding="utf-8").replace("heading: Symptoms", f"heading: '{hostile}'"))
     pdf = render(LEAFLET, "en", project=project.root)
     assert normalise(hostile) in normalise(pdf_text(pdf))

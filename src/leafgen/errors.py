@@ -45,7 +45,7 @@ class MailError(LeafgenError):
     """A recipient, address, header or mail server setting is unusable."""
 
 
-class ErrorList(LeafgenError):
+class ErrorList(LeafgenError):  # noqa: N818 - a list of errors, raised as one
     """Several independent mistakes found in one pass, so the user fixes them all at once."""
 
     def __init__(self, errors: list[LeafgenError]):

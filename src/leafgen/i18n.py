@@ -176,7 +176,9 @@ def expected_units(project: Project) -> dict[str, str]:
     found.setdefault(d.heading, "disclaimer")
     found.setdefault(d.text, "disclaimer")
     for path in sorted(project.templates_dir.glob("*.j2")):
-        for _line, msg, _comments, _ctx in extract_from_file("jinja2.ext:babel_extract", str(path), options=JINJA_OPTIONS):
+        for _line, msg, _comments, _ctx in extract_from_file(
+            "jinja2.ext:babel_extract", str(path), options=JINJA_OPTIONS
+        ):
             for m in msg if isinstance(msg, tuple) else (msg,):
                 if m:
                     found.setdefault(m, f"template {path.name}")
@@ -216,7 +218,11 @@ def status(project: Project, lang: str) -> Status:
     bad = len(tr.missing) + len(tr.fuzzy) + len(tr.broken)
     headers = dict(catalog.mime_headers)
     return Status(
-        len(expected) - bad, len(tr.fuzzy), len(tr.missing), len(tr.broken), review_status(catalog),
+        len(expected) - bad,
+        len(tr.fuzzy),
+        len(tr.missing),
+        len(tr.broken),
+        review_status(catalog),
         headers.get(TRANSLATOR_HEADER, ""),
     )
 
@@ -230,7 +236,12 @@ def check_catalog(project: Project, lang: str) -> None:
         for p in problems:
             errors.append(CatalogError(f"{message.id!r}: {p}", path, message.lineno))
     for message in catalog:
-        if message.id and message.string and not message.fuzzy and placeholders(message.id) != placeholders(message.string):
+        if (
+            message.id
+            and message.string
+            and not message.fuzzy
+            and placeholders(message.id) != placeholders(message.string)
+        ):
             errors.append(CatalogError(f"placeholders differ in translation of {message.id!r}", path, message.lineno))
     if errors:
         raise ErrorList(errors)
@@ -263,8 +274,19 @@ def run_pybabel(project: Project, action: str, lang: str | None, out) -> int:  #
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write(MAPPING)
         try:
-            argv = ["extract", "-F", f.name, "-o", str(pot), "--no-location",
-                    "--project", "leafgen", "--add-comments", "TRANSLATORS:", str(project.root)]
+            argv = [
+                "extract",
+                "-F",
+                f.name,
+                "-o",
+                str(pot),
+                "--no-location",
+                "--project",
+                "leafgen",
+                "--add-comments",
+                "TRANSLATORS:",
+                str(project.root),
+            ]
             return _pybabel(CommandLineInterface(), argv)
         finally:
             Path(f.name).unlink()

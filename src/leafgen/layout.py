@@ -54,8 +54,15 @@ class TickBox(Flowable):
         c = self.canv
         if self.fillable:
             c.acroForm.checkboxRelative(
-                name=self.name, x=0, y=0, size=self.size, buttonStyle="check",
-                borderColor=self.edge, fillColor=colors.white, textColor=colors.black, borderWidth=1,
+                name=self.name,
+                x=0,
+                y=0,
+                size=self.size,
+                buttonStyle="check",
+                borderColor=self.edge,
+                fillColor=colors.white,
+                textColor=colors.black,
+                borderWidth=1,
             )
         else:
             c.setStrokeColor(self.edge)
@@ -75,8 +82,13 @@ def _styles(theme_key: tuple, script: Script) -> dict[str, ParagraphStyle]:
     def style(name: str, size: float, bold: bool = False, colour: Any = text, **kw: Any) -> ParagraphStyle:
         kw.setdefault("leading", size * lead)
         return ParagraphStyle(
-            name, fontName=script.bold if bold else script.regular, fontSize=size,
-            textColor=colour, alignment=align, bulletFontName=script.regular, **kw,
+            name,
+            fontName=script.bold if bold else script.regular,
+            fontSize=size,
+            textColor=colour,
+            alignment=align,
+            bulletFontName=script.regular,
+            **kw,
         )
 
     body = t["body_size"]
@@ -119,8 +131,17 @@ def _inline(el: ET.Element) -> tuple[str, str]:
 class _Builder:
     """Walks the layout tree once; holds the per-document choices the walk needs."""
 
-    def __init__(self, script: Script, styles: dict, colours: dict, t: dict, lang: str, origin: Path | None,
-                 fillable: bool, width: float):
+    def __init__(
+        self,
+        script: Script,
+        styles: dict,
+        colours: dict,
+        t: dict,
+        lang: str,
+        origin: Path | None,
+        fillable: bool,
+        width: float,
+    ):
         self.script, self.styles, self.colours, self.t = script, styles, colours, t
         self.lang, self.origin, self.fillable, self.width = lang, origin, fillable, width
 
@@ -176,9 +197,16 @@ class _Builder:
         st = self.styles[style]
         items = [ListItem(self.para(li, style)) for li in el if self._is(li, "li", "ul")]
         return ListFlowable(
-            items, bulletType="bullet", start="\u2022", bulletFontName=self.script.regular,
-            bulletFontSize=st.fontSize, leftIndent=st.fontSize * 1.3, rightIndent=st.fontSize * 1.3 if self.script.rtl else 0,
-            bulletDir="rtl" if self.script.rtl else "ltr", bulletColor=st.textColor, spaceAfter=st.fontSize * 0.4,
+            items,
+            bulletType="bullet",
+            start="\u2022",
+            bulletFontName=self.script.regular,
+            bulletFontSize=st.fontSize,
+            leftIndent=st.fontSize * 1.3,
+            rightIndent=st.fontSize * 1.3 if self.script.rtl else 0,
+            bulletDir="rtl" if self.script.rtl else "ltr",
+            bulletColor=st.textColor,
+            spaceAfter=st.fontSize * 0.4,
         )
 
     @staticmethod
@@ -238,7 +266,11 @@ class _Builder:
         size = self.t["tick_size"]
         day_w = size + 10
         item_w = self.width - days * day_w
-        head = [self.text(el.get("item-label", ""), "cell")] + [self.text(el.get("day-label", ""), "cell")] + [""] * (days - 1)
+        head = (
+            [self.text(el.get("item-label", ""), "cell")]
+            + [self.text(el.get("day-label", ""), "cell")]
+            + [""] * (days - 1)
+        )
         numbers = [""] + [self.text(str(d), "cell") for d in range(1, days + 1)]
         rows = [head, numbers]
         for r, row in enumerate(el, start=1):
@@ -249,7 +281,10 @@ class _Builder:
                     raise TemplateError(f"<{part.tag}> is not allowed inside <row> (instruction, frequency, safety)")
                 cell.append(self.para(part, "cell" if part.tag == "instruction" else "cell-note"))
             name = row.get("name") or f"item{r}"
-            rows.append([cell] + [TickBox(size, f"{name}_day{d}", self.fillable, self.colours["text"]) for d in range(1, days + 1)])
+            rows.append(
+                [cell]
+                + [TickBox(size, f"{name}_day{d}", self.fillable, self.colours["text"]) for d in range(1, days + 1)]
+            )
         widths = [item_w] + [day_w] * days
         span = [("SPAN", (1, 0), (days, 0))]
         if self.script.rtl:  # mirror: items on the right, day 1 nearest to them

@@ -118,8 +118,12 @@ def map_text(leaflet: Leaflet, tr) -> Leaflet:  # noqa: ANN001 - tr is str -> st
         tr(c.title),
         tr(c.intro),
         tuple(
-            replace(i, instruction=tr(i.instruction), frequency=tr(i.frequency), safety=tr(i.safety) if i.safety else "")
+            replace(
+                i, instruction=tr(i.instruction), frequency=tr(i.frequency), safety=tr(i.safety) if i.safety else ""
+            )
             for i in c.items
         ),
     )
-    return replace(leaflet, title=tr(leaflet.title), summary=tr(leaflet.summary), sections=sections, checklist=checklist)
+    return replace(
+        leaflet, title=tr(leaflet.title), summary=tr(leaflet.summary), sections=sections, checklist=checklist
+    )

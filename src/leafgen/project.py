@@ -79,7 +79,9 @@ class Project:
         for key in data:
             if key not in CLINIC_DEFAULTS:
                 raise SourceError(
-                    f"unknown key {key!r} (allowed: {', '.join(CLINIC_DEFAULTS)})", self.clinic_path, data.key_lines[key]
+                    f"unknown key {key!r} (allowed: {', '.join(CLINIC_DEFAULTS)})",
+                    self.clinic_path,
+                    data.key_lines[key],
                 )
         clinic = {**CLINIC_DEFAULTS, **{k: str(v) for k, v in data.items() if v is not None}}
         if clinic["default_paper"] not in PAPERS:
@@ -104,4 +106,6 @@ def find_project(root: str | Path | None) -> Project:
     for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
         if (candidate / "leaflets").is_dir() and (candidate / "templates").is_dir():
             return Project(candidate)
-    raise SourceError("no leafgen project here: pass --project DIR (a folder with leaflets/ and templates/)", Path.cwd())
+    raise SourceError(
+        "no leafgen project here: pass --project DIR (a folder with leaflets/ and templates/)", Path.cwd()
+    )

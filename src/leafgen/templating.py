@@ -19,7 +19,9 @@ def environment(templates_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         # Content and translations are data, never markup: escaped in every markup template.
-        autoescape=jinja2.select_autoescape(enabled_extensions=("xml.j2", "html.j2"), default_for_string=True, default=False),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("xml.j2", "html.j2"), default_for_string=True, default=False
+        ),
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -53,7 +55,9 @@ def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr:
         markup = bool(env.autoescape(name)) if callable(env.autoescape) else env.autoescape
         return template.render(**context, **_gettext_callables(tr, f"template {name}", markup))
     except jinja2.TemplateSyntaxError as e:
-        raise TemplateError(f"template syntax error: {e.message}", e.filename or templates_dir / name, e.lineno) from None
+        raise TemplateError(
+            f"template syntax error: {e.message}", e.filename or templates_dir / name, e.lineno
+        ) from None
     except jinja2.TemplateNotFound as e:
         raise TemplateError(f"template not found: {e.name}", templates_dir) from None
     except (jinja2.UndefinedError, TypeError, ValueError, KeyError) as e:

@@ -162,7 +162,9 @@ def _document(c: Checker, root: LDict, today: dt.date) -> DocumentControl:
         if review <= published:
             c.error(f"document: review date {review} must be after published date {published}", m.key_lines["review"])
         elif review < today:
-            c.warnings.append(f"{c.path}:{m.key_lines['review']}: review date {review} has passed: the leaflet is due for review")
+            c.warnings.append(
+                f"{c.path}:{m.key_lines['review']}: review date {review} has passed: the leaflet is due for review"
+            )
     status = c.text(m, "status", "document")
     if status and status not in STATUSES:
         c.error(f"document: status must be one of {', '.join(STATUSES)}, not {status!r}", m.key_lines["status"])
