@@ -15,7 +15,7 @@ from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import Flowable, ListFlowable, ListItem, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, ListFlowable, ListItem, Spacer, Table, TableStyle
 
 from leafgen import scripts
 from leafgen.errors import FontError, TemplateError
@@ -200,7 +200,7 @@ class _Builder:
             items,
             bulletType="bullet",
             start="\u2022",
-            bulletFontName=self.script.regular,
+            bulletFontName=scripts.script_for("en").regular,  # the Arabic and CJK faces have no U+2022
             bulletFontSize=st.fontSize,
             leftIndent=st.fontSize * 1.3,
             rightIndent=st.fontSize * 1.3 if self.script.rtl else 0,
@@ -237,7 +237,7 @@ class _Builder:
             )
         )
         table.spaceBefore, table.spaceAfter = self.t["body_size"] * 0.6, self.t["body_size"] * 0.6
-        return table
+        return KeepTogether([table])  # a short box moves to the next page whole; a long one still splits
 
     def fields(self, el: ET.Element) -> Flowable:
         """Write-in lines (patient name, start date) the patient fills by hand."""
@@ -289,6 +289,7 @@ class _Builder:
         span = [("SPAN", (1, 0), (days, 0))]
         if self.script.rtl:  # mirror: items on the right, day 1 nearest to them
             rows = [row[::-1] for row in rows]
+            rows[0] = [rows[0][-2], *rows[0][:-2], rows[0][-1]]  # a span shows its first cell: the day label
             widths = widths[::-1]
             span = [("SPAN", (0, 0), (days - 1, 0))]
         item_col = days if self.script.rtl else 0

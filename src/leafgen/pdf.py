@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from xml.sax.saxutils import escape
+
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 
@@ -36,27 +38,12 @@ def _numbered_canvas(layout: Layout) -> type[Canvas]:
     return NumberedCanvas
 
 
-def _visual(text: str, script: scripts.Script) -> str:
-    """A single running line needs no wrapping, so shaping then bidi reordering is enough."""
-    if not script.rtl:
-        return text
-    from bidi import get_display
-
-    return get_display(scripts.shape_rtl(text))
-
-
-def _line(canv: Canvas, layout: Layout, text: str, y: float, *, start: bool = True) -> None:
-    """One running line at the reading start (left, or right in RTL) or end of the text column."""
-    script = layout.script
-    style = layout.styles["running"]
-    canv.setFont(script.regular, style.fontSize)
-    canv.setFillColor(style.textColor)
-    drawn = _visual(text, script)
-    left, right = layout.margin_x, layout.page_size[0] - layout.margin_x
-    if start != script.rtl:
-        canv.drawString(left, y, drawn)
-    else:
-        canv.drawRightString(right, y, drawn)
+def _line(canv: Canvas, layout: Layout, text: str, y: float) -> None:
+    """One running line at the reading start of the column; a Paragraph, so RTL and font fallback apply."""
+    para = scripts.paragraph(escape(text), layout.styles["running"], layout.script)
+    width = layout.page_size[0] - 2 * layout.margin_x
+    para.wrap(width, layout.page_size[1])
+    para.drawOn(canv, layout.margin_x, y)
 
 
 def _decorate(canv: Canvas, layout: Layout, page: int, pages: int) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape as _xml_escape
 
 import arabic_reshaper
-from bidi import get_display
+# The pure-Python algorithm applies rule L4 (mirrored brackets); the Rust get_display in `bidi` does not.
+from bidi.algorithm import get_display
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
@@ -555,10 +556,15 @@ def paragraph(markup: str, style: ParagraphStyle, script: Script) -> Flowable:
     Arabic: an RTLParagraph; inline <b> is dropped (whole-paragraph <b>...</b> makes it bold).
     """
     _register_script(script)
-    if script.rtl:
+    if script.rtl and _has_rtl(markup):
         segments, bold = _rtl_segments(markup)
         return RTLParagraph(segments, _style_for(style, script, bold=bold))
     style = _style_for(style, script)
-    if script.cjk:
+    if script.cjk or script.rtl:  # e.g. an English reference in an Arabic leaflet: LTR, right-aligned
         markup = _with_fallback_markup(markup, style.fontName)
     return Paragraph(markup, style)
+
+
+def _has_rtl(text: str) -> bool:
+    """Text with no right-to-left letter reads left to right, even on a right-to-left page."""
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)

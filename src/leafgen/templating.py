@@ -29,8 +29,14 @@ def environment(templates_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     # Sets newstyle semantics for {% trans %}; the real callables come per render, in the context.
-    env.install_gettext_callables(gettext=lambda s: s, ngettext=lambda s, p, n: s if n == 1 else p, newstyle=True)
+    # The globals refuse: a string reaching them (say, a macro imported without context) would
+    # escape both the translation and the gate.
+    env.install_gettext_callables(gettext=_no_context, ngettext=_no_context, newstyle=True)
     return env
+
+
+def _no_context(*args: Any, **kwargs: Any) -> str:
+    raise TemplateError("a translatable string is used outside the render context: import macros 'with context'")
 
 
 def _gettext_callables(tr: Translator, where: str, markup: bool) -> dict[str, Any]:
