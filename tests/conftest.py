@@ -47,7 +47,8 @@ def normalise(text: str) -> str:
 
 def squash(text: str) -> str:
     """For Chinese (and as a fallback for RTL): no whitespace at all, since line breaks fall anywhere."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")  # bidi marks
 
 
 @lru_cache(maxsize=256)

@@ -204,3 +204,13 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_atomic(target, b"%PDF-1.4 ...")
     assert list(target.parent.iterdir()) == []
+
+
+def test_macro_imported_without_context_is_refused(project, tmp_path, capsys):
+    """Its strings would skip translation and the gate: refuse rather than print English silently."""
+    path = project.templates_dir / "handout.xml.j2"
+    path.write_text(path.read_text().replace(" with context %}", " %}"))
+    out = tmp_path / "out"
+    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout",
+                       capsys=capsys)
+    assert_failed_cleanly(code, err, out, "outside the render context")

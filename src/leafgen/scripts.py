@@ -201,9 +201,13 @@ def missing_glyphs(text: str, font_name: str, *, fallback: bool = True) -> list[
     return missing
 
 
+# The reshaper deletes vowel marks (harakat) by default; a shadda can change a word's meaning.
+_RESHAPER = arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False})
+
+
 def shape_rtl(text: str) -> str:
     """Join Arabic letters into the presentation forms actually drawn (logical order kept)."""
-    return arabic_reshaper.reshape(text)
+    return _RESHAPER.reshape(text)
 
 
 def mirror(align: str, script: Script) -> str:
