@@ -3,19 +3,98 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
-
 from xml.sax.saxutils import escape
 
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
 
 from leafgen import scripts
 from leafgen.i18n import bcp47
 from leafgen.layout import Layout
 
+GAP = 0.6  # space between running elements and the story, in running-font sizes
 
-def _numbered_canvas(layout: Layout) -> type[Canvas]:
+
+@dataclass
+class Running:
+    """The running header, banner and footer, wrapped once per document so the frame can make room."""
+
+    layout: Layout
+    width: float
+    parts: dict[str, tuple[Flowable, float]]  # element -> (paragraph, height)
+
+    @classmethod
+    def measure(cls, layout: Layout) -> Running:
+        width = layout.page_size[0] - 2 * layout.margin_x
+        parts = {}
+        for key in ("page-header", "banner", "page-footer"):
+            if layout.running.get(key):
+                para = _para(layout, layout.running[key])
+                _, h = para.wrap(width - (2 * _pad(layout) if key == "banner" else 0), layout.page_size[1])
+                parts[key] = (para, h)
+        return cls(layout, width, parts)
+
+    @property
+    def size(self) -> float:
+        return self.layout.styles["running"].fontSize
+
+    def top_height(self) -> float:
+        h = sum(self.parts[k][1] + GAP * self.size for k in ("page-header",) if k in self.parts)
+        if "banner" in self.parts:
+            h += self.parts["banner"][1] + 2 * _pad(self.layout) + GAP * self.size
+        return h + GAP * self.size
+
+    def bottom_height(self) -> float:
+        number = self.layout.styles["running"].leading if self.layout.running.get("page-number") else 0
+        footer = self.parts["page-footer"][1] if "page-footer" in self.parts else 0
+        return number + footer + 2 * GAP * self.size
+
+    def draw(self, canv: Canvas, page: int, pages: int) -> None:
+        """Header, fallback banner and footer: drawn on every page, outside the story's frame."""
+        layout, x = self.layout, self.layout.margin_x
+        y = layout.page_size[1] - layout.margin_y
+        canv.saveState()
+        if "page-header" in self.parts:
+            para, h = self.parts["page-header"]
+            y -= h
+            para.drawOn(canv, x, y)
+            y -= GAP * self.size / 2
+            canv.setStrokeColor(layout.colours["rule"])
+            canv.setLineWidth(0.6)
+            canv.line(x, y, x + self.width, y)
+            y -= GAP * self.size / 2
+        if "banner" in self.parts:
+            para, h = self.parts["banner"]
+            pad = _pad(layout)
+            y -= h + 2 * pad
+            canv.setFillColor(layout.colours["banner_fill"])
+            canv.setStrokeColor(layout.colours["banner_edge"])
+            canv.rect(x, y, self.width, h + 2 * pad, fill=1, stroke=1)
+            para.drawOn(canv, x + pad, y + pad)
+        y = layout.margin_y
+        if layout.running.get("page-number"):
+            text = layout.running["page-number"].replace("{page}", str(page)).replace("{pages}", str(pages))
+            para = _para(layout, text)
+            para.wrap(self.width, layout.page_size[1])
+            para.drawOn(canv, x, y)
+            y += layout.styles["running"].leading
+        if "page-footer" in self.parts:
+            self.parts["page-footer"][0].drawOn(canv, x, y)
+        canv.restoreState()
+
+
+def _para(layout: Layout, text: str) -> Flowable:
+    """A running line is a Paragraph too, so right-to-left order and font fallback apply."""
+    return scripts.paragraph(escape(text), layout.styles["running"], layout.script)
+
+
+def _pad(layout: Layout) -> float:
+    return layout.styles["running"].fontSize * 0.6
+
+
+def _numbered_canvas(running: Running) -> type[Canvas]:
     """A canvas that holds pages back until the end, so every footer can say 'Page X of Y' in one pass."""
 
     class NumberedCanvas(Canvas):
@@ -31,65 +110,24 @@ def _numbered_canvas(layout: Layout) -> type[Canvas]:
             total = len(self._held)
             for number, state in enumerate(self._held, start=1):
                 self.__dict__.update(state)
-                _decorate(self, layout, number, total)
+                running.draw(self, number, total)
                 Canvas.showPage(self)
             Canvas.save(self)
 
     return NumberedCanvas
 
 
-def _line(canv: Canvas, layout: Layout, text: str, y: float) -> None:
-    """One running line at the reading start of the column; a Paragraph, so RTL and font fallback apply."""
-    para = scripts.paragraph(escape(text), layout.styles["running"], layout.script)
-    width = layout.page_size[0] - 2 * layout.margin_x
-    para.wrap(width, layout.page_size[1])
-    para.drawOn(canv, layout.margin_x, y)
-
-
-def _decorate(canv: Canvas, layout: Layout, page: int, pages: int) -> None:
-    """Header, fallback banner and footer: drawn on every page, outside the story's frame."""
-    width, height = layout.page_size
-    size = layout.styles["running"].fontSize
-    top = height - layout.margin_y
-    canv.saveState()
-    if layout.running.get("page-header"):
-        _line(canv, layout, layout.running["page-header"], top - size)
-        canv.setStrokeColor(layout.colours["rule"])
-        canv.setLineWidth(0.6)
-        canv.line(layout.margin_x, top - size * 1.6, width - layout.margin_x, top - size * 1.6)
-    if layout.running.get("banner"):
-        band = size * 2.2
-        y = top - size * 2.2 - band
-        canv.setFillColor(layout.colours["banner_fill"])
-        canv.setStrokeColor(layout.colours["banner_edge"])
-        canv.rect(layout.margin_x, y, width - 2 * layout.margin_x, band, fill=1, stroke=1)
-        _line(canv, layout, layout.running["banner"], y + band / 2 - size / 3)
-    bottom = layout.margin_y
-    if layout.running.get("page-footer"):
-        _line(canv, layout, layout.running["page-footer"], bottom)
-    if layout.running.get("page-number"):
-        number = layout.running["page-number"].replace("{page}", str(page)).replace("{pages}", str(pages))
-        _line(canv, layout, number, bottom - size * 1.5)
-    canv.restoreState()
-
-
-def header_height(layout: Layout) -> float:
-    size = layout.styles["running"].fontSize
-    return size * (2.4 + (2.6 if layout.running.get("banner") else 0))
-
-
 def write_pdf(layout: Layout, lang: str) -> tuple[bytes, int]:
     """Build the PDF and count its pages, in ReportLab's invariant mode: same inputs, same bytes."""
     buf = io.BytesIO()
     width, height = layout.page_size
-    size = layout.styles["running"].fontSize
-    top = header_height(layout)
-    footer = size * 3.2
+    running = Running.measure(layout)
+    top, bottom = running.top_height(), running.bottom_height()
     frame = Frame(
         layout.margin_x,
-        layout.margin_y + footer,
+        layout.margin_y + bottom,
         width - 2 * layout.margin_x,
-        height - 2 * layout.margin_y - top - footer,
+        height - 2 * layout.margin_y - top - bottom,
         leftPadding=0,
         rightPadding=0,
         topPadding=0,
@@ -110,5 +148,5 @@ def write_pdf(layout: Layout, lang: str) -> tuple[bytes, int]:
         initialFontName=layout.script.regular,
         initialFontSize=layout.styles["p"].fontSize,
     )
-    doc.build(list(layout.story), canvasmaker=_numbered_canvas(layout))
+    doc.build(list(layout.story), canvasmaker=_numbered_canvas(running))
     return buf.getvalue(), doc.page
