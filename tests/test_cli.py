@@ -160,17 +160,20 @@ def test_missing_glyph_names_character_unit_and_language(project, tmp_path, caps
     assert_failed_cleanly(code, err, out, "no glyph for '重' (U+91CD)", "'pl'", "pl/LC_MESSAGES/messages.po")
 
 
-def test_missing_font_file_is_an_error(project, tmp_path, capsys, monkeypatch):
-    import leafgen.scripts as scripts
-
-    monkeypatch.setattr(scripts, "FONT_DIR", tmp_path / "no-fonts", raising=False)
-    monkeypatch.setattr(scripts, "_files", lambda *names: tuple(tmp_path / "no-fonts" / n for n in names))
-    scripts.script_for.cache_clear() if hasattr(scripts.script_for, "cache_clear") else None
+def test_missing_font_file_is_an_error(project, tmp_path):
+    """A fresh process (fonts register once per process) whose font folder lacks the Arabic face."""
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "ar", capsys=capsys)
-    if code == 0:  # fonts were already registered in this process: nothing to prove here
-        pytest.skip("font already registered in this process")
-    assert_failed_cleanly(code, err, out)
+    script = (
+        "import sys; from pathlib import Path; import leafgen.scripts as s; s.FONT_DIR = Path(sys.argv[1]);"
+        "from leafgen.cli import main;"
+        "sys.exit(main(['build', '--project', sys.argv[2], '--out', sys.argv[3], '--lang', 'ar', '--jobs', '1']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "no-fonts"), str(project.root), str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert_failed_cleanly(result.returncode, result.stderr, out, "no-fonts/NotoSans", ".ttf: font file for")
 
 
 def test_list_shows_leaflets_and_languages_in_their_own_names(capsys):
