@@ -205,17 +205,21 @@ def test_placeholder_mismatch_is_refused_even_with_fallback(project, tmp_path, c
     assert code == 1 and "placeholders differ" in err and msgid[:20] in err
 
 
-def test_changed_english_becomes_fuzzy_on_update_and_is_refused(project, tmp_path, capsys, monkeypatch):
-    old = next(s for s in LEAF.sections if s.id == "symptoms").heading
+def test_changed_english_becomes_fuzzy_on_update_and_is_refused(project, tmp_path, capsys):
+    """An edited sentence keeps its old translation only as a fuzzy suggestion, which the gate refuses."""
+    old = "Sleeping on a poor mattress"
+    new = "Sleeping on a poor or old mattress"
     source = project.leaflet_path(LEAFLET)
-    source.write_text(source.read_text(encoding="utf-8").replace(f"heading: {old}", f"heading: {old} to look for"))
+    text = source.read_text(encoding="utf-8")
+    assert f"- {old}\n" in text
+    source.write_text(text.replace(f"- {old}\n", f"- {new}\n"), encoding="utf-8")
     assert main(["i18n", "extract", "--project", str(project.root)]) == 0
     assert main(["i18n", "update", "--project", str(project.root)]) == 0
-    catalog = i18n.load_catalog(project, "vi")
-    assert catalog[f"{old} to look for"].fuzzy
+    message = i18n.load_catalog(project, "vi")[new]
+    assert message.fuzzy and message.string == translated("vi", old)  # the stale translation, flagged
     capsys.readouterr()
     code, err, _ = build(project, tmp_path, "--lang", "vi", capsys=capsys)
-    assert code == 1 and f"fuzzy (stale, needs review): '{old} to look for'" in err
+    assert code == 1 and f"{LEAFLET}/causes: fuzzy (stale, needs review): '{new}'" in err
 
 
 def test_status_reports_counts_and_review_and_fails_when_incomplete(project, capsys):
