@@ -1,0 +1,264 @@
+"""Who gets which leaflets by email: one patient from the command line, or a CSV list, checked row by row.
+
+Everything here is data supplied by people, never trusted: addresses must be well formed, names must not carry
+line breaks (which would let a name write mail headers), and every problem in a list is reported with its row
+number before anything is sent. Error messages name the file and row, never the patient's address or name.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from leafgen.errors import ErrorList, LeafgenError, MailError
+from leafgen.project import KINDS, PAPERS, Project
+
+COLUMNS = ("email", "name", "lang", "leaflet", "kind", "paper", "large_print")
+REQUIRED = ("email", "lang", "leaflet")
+LIST_SPLIT = re.compile(r"[;,\s]+")
+# CR and LF end a header line; the other C0 controls and DEL have no business in a name either (a tab is
+# just white space, folded into a space).
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029\x85]")
+TRUE = {"1", "yes", "y", "true", "x"}
+FALSE = {"", "0", "no", "n", "false"}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One message to send: one patient, all their leaflets and kinds attached."""
+
+    email: str  # normalised, ASCII (an internationalised domain is in punycode)
+    name: str
+    lang: str
+    leaflets: tuple[str, ...]
+    kinds: tuple[str, ...]
+    paper: str
+    large_print: bool = False
+    source: str = "command line"  # the CSV file, for the report
+    row: int | None = None  # its row as a spreadsheet numbers it (header = row 1)
+
+    @property
+    def key(self) -> str:
+        """Journal key: the same patient, leaflets, language and kinds are the same delivery.
+
+        Paper and print size are left out on purpose: they change how the same information looks, not what it
+        says, so fixing a paper size in the list and rerunning it must not mail the patient again.
+        """
+        parts = [self.email.lower(), ",".join(sorted(self.leaflets)), self.lang, ",".join(sorted(self.kinds))]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.row}" if self.row else self.source
+
+
+def check_address(value: str) -> str:
+    """The normalised ASCII form of an address, or a MailError whose message does not repeat the address."""
+    from email_validator import EmailNotValidError, validate_email
+
+    value = value.strip()
+    if not value:
+        raise MailError("no email address")
+    if CONTROL.search(value):
+        raise MailError("malformed email address: it contains a line break or control character")
+    try:
+        # Syntax only: looking up the domain would make a dry run depend on the network and leak the list to DNS.
+        # allow_smtputf8=False: a non-ASCII mailbox name needs SMTPUTF8 end to end, which most servers lack.
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as e:
+        # The library quotes the offending part of the address: keep the reason, drop the patient's data.
+        reason = re.sub(r"'[^']*'", "'…'", str(e))
+        raise MailError(f"malformed email address: {reason}") from None
+    return result.ascii_email or result.normalized
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """A display name is data: one line, no control characters."""
+    if CONTROL.search(value):
+        kind = "a line break (CR/LF)" if re.search(r"[\r\n\u2028\u2029\x85]", value) else "a control character"
+        raise MailError(f"{what} contains {kind}; names are data and can never start a new mail header")
+    return " ".join(value.split())
+
+
+def split_list(value: str) -> list[str]:
+    """Leaflet ids or kinds separated by ';', ',' or spaces; duplicates dropped, order kept."""
+    return list(dict.fromkeys(v for v in LIST_SPLIT.split(value.strip()) if v))
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a project offers, read once per list rather than once per row."""
+
+    leaflets: tuple[str, ...]
+    languages: tuple[str, ...]
+
+    @classmethod
+    def of(cls, project: Project) -> Choices:
+        return cls(tuple(p.stem for p in project.leaflet_paths()), tuple(project.languages()))
+
+
+def _check_choices(choices: Choices, leaflets: Iterable[str], lang: str, kinds: Iterable[str], paper: str) -> None:
+    problems: list[str] = []
+    for lf in leaflets:
+        if lf not in choices.leaflets:
+            problems.append(f"unknown leaflet {lf!r} (known: {', '.join(choices.leaflets) or 'none'})")
+    languages = choices.languages
+    if lang not in languages:
+        problems.append(f"unknown language {lang!r} (shipped: {', '.join(languages)})")
+    for kind in kinds:
+        if kind not in KINDS:
+            problems.append(f"unknown kind {kind!r} (choose from {', '.join(KINDS)})")
+    if paper not in PAPERS:
+        problems.append(f"unknown paper {paper!r} (choose from {', '.join(PAPERS)})")
+    if problems:
+        raise MailError("; ".join(problems))
+
+
+def single(
+    project: Project,
+    to: str,
+    name: str | None,
+    leaflets: list[str],
+    lang: str | None,
+    kinds: list[str] | None,
+    paper: str | None,
+    large_print: bool,
+) -> Recipient:
+    """The recipient given with --to; every problem is a one-line error naming the option at fault."""
+    if not leaflets or not lang:
+        raise MailError("--to needs --leaflet ID and --lang LANG")
+    try:
+        email = check_address(to)
+    except MailError as e:
+        raise MailError(f"--to: {e.message}") from None
+    clean_name = check_name(name or "", "--name")
+    kinds = list(dict.fromkeys(kinds or KINDS))
+    paper = paper or project.clinic["default_paper"]
+    _check_choices(Choices.of(project), leaflets, lang, kinds, paper)
+    return Recipient(email, clean_name, lang, tuple(leaflets), tuple(kinds), paper, large_print)
+
+
+def read_csv(
+    project: Project,
+    path: Path,
+    kinds: list[str] | None = None,
+    paper: str | None = None,
+    large_print: bool = False,
+) -> list[Recipient]:
+    """Every row of a recipients list, or an ErrorList naming every bad row (file:row: problem).
+
+    Columns: email, lang, leaflet (required); name, kind, paper, large_print (optional). The command-line
+    --kind, --paper and --large-print give the defaults for rows that leave those cells empty.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Excel writes a byte-order mark
+    except FileNotFoundError:
+        raise MailError("recipients file not found", path) from None
+    except UnicodeDecodeError as e:
+        raise MailError(f"not UTF-8 text (byte {e.start}): save the list as 'CSV UTF-8'", path) from None
+    except OSError as e:
+        raise MailError(f"cannot read recipients file: {e.strerror}", path) from None
+    if "\x00" in text:
+        raise MailError("not a CSV text file (contains NUL bytes)", path)
+
+    first_line = text.split("\n", 1)[0]
+    # Spreadsheets in some locales save ';'-separated "CSV": take whichever separator the header uses most.
+    delimiter = max(",;\t", key=lambda d: (first_line.count(d), d == ","))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    errors: list[LeafgenError] = []
+    try:
+        header = next(reader, None)
+    except csv.Error as e:
+        raise MailError(f"broken CSV header: {e}", path, 1) from None
+    if not header or not any(h.strip() for h in header):
+        raise MailError("empty recipients list: the first row must name the columns "
+                        f"({', '.join(COLUMNS)})", path, 1)
+    columns = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in header]
+    for i, col in enumerate(columns):
+        if col not in COLUMNS:
+            errors.append(MailError(f"unknown column {header[i].strip()!r} (allowed: {', '.join(COLUMNS)})", path, 1))
+        elif columns.index(col) != i:
+            errors.append(MailError(f"column {col!r} appears twice", path, 1))
+    for col in REQUIRED:
+        if col not in columns:
+            errors.append(MailError(f"missing column {col!r} (required: {', '.join(REQUIRED)})", path, 1))
+    if errors:
+        raise ErrorList(errors)
+
+    recipients: list[Recipient] = []
+    seen: dict[str, int] = {}
+    default_paper = paper or project.clinic["default_paper"]
+    choices = Choices.of(project)
+    # Rows are numbered as a spreadsheet shows them (header = row 1), so a quoted cell that spans
+    # lines still counts as one row.
+    row = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            errors.append(MailError(f"broken CSV row: {e}", path, row + 1))
+            break
+        row += 1
+        if not any(c.strip() for c in cells):
+            continue  # a blank line or a row of empty cells is not a patient
+        if len(cells) > len(columns):
+            errors.append(MailError(f"row has {len(cells)} cells but the header names {len(columns)} columns "
+                                    "(a comma in a name needs quotes)", path, row))
+            continue
+        data = dict(zip(columns, [c.strip() for c in cells] + [""] * (len(columns) - len(cells)), strict=True))
+        try:
+            recipients.append(_row(choices, path, row, data, kinds, default_paper, large_print))
+        except MailError as e:
+            errors.append(MailError(e.message, path, row))
+            continue
+        first = seen.setdefault(recipients[-1].key, row)
+        if first != row:
+            errors.append(MailError(f"same patient, leaflets, language and kinds as row {first}: "
+                                    "delete one of the two rows", path, row))
+    if errors:
+        raise ErrorList(errors)
+    if not recipients:
+        raise MailError("no recipients: the list has a header but no rows", path, 1)
+    return recipients
+
+
+def _row(
+    choices: Choices, path: Path, row: int, data: dict[str, str], kinds: list[str] | None, paper: str, large: bool
+) -> Recipient:
+    problems: list[str] = []
+
+    def attempt(fn, *args):  # noqa: ANN001, ANN202
+        try:
+            return fn(*args)
+        except MailError as e:
+            problems.append(e.message)
+            return None
+
+    email = attempt(check_address, data.get("email", ""))
+    name = attempt(check_name, data.get("name", ""))
+    lang = data.get("lang", "")
+    leaflets = split_list(data.get("leaflet", ""))
+    row_kinds = split_list(data.get("kind", "")) or list(kinds or KINDS)
+    row_paper = data.get("paper", "").lower() or paper
+    large_cell = data.get("large_print", "").lower()
+    if not lang:
+        problems.append("no language in column 'lang'")
+    if not leaflets:
+        problems.append("no leaflet in column 'leaflet'")
+    if large_cell not in TRUE | FALSE:
+        problems.append(f"large_print must be yes or no, not {data['large_print']!r}")
+    if lang and leaflets:
+        attempt(_check_choices, choices, leaflets, lang, row_kinds, row_paper)
+    if problems:
+        raise MailError("; ".join(problems))
+    return Recipient(
+        email, name, lang, tuple(leaflets), tuple(row_kinds), row_paper,
+        large_cell in TRUE if large_cell else large, str(path), row,
+    )

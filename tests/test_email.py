@@ -1,0 +1,607 @@
+"""leafgen email against a real SMTP server on 127.0.0.1 (aiosmtpd): real PDFs, real TLS, a real journal.
+
+smtplib is never mocked: faults (451 once, 550, a dropped connection, a held reply while the sender is killed)
+are injected by the server (tests/email_server.py). The project is a private copy of the shipped one with an
+empty German catalog added for the translation gate. Arabic (right to left) and Chinese (zh_Hans: BCP 47 zh-Hans)
+are the shipped catalogs, which must be complete; expected strings come from those catalogs, not from this file,
+so translators can keep improving the wording.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import ssl
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+import trustme
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
+from markupsafe import escape
+
+from conftest import LEAFLET, copy_project
+from email_server import Handler, authenticator, start
+from leafgen import i18n
+from leafgen.build import relative_path
+from leafgen.cli import main
+from leafgen.mail import Journal, attachment_filename
+from leafgen.project import Project
+from leafgen.render import Job, render_job
+from leafgen.validate import load_leaflet
+
+SENDER = "Riverside Clinic <leaflets@riverside.example>"
+RTL = "ar"
+CJK = "zh_Hans"
+MARK = "عربي"  # a marker word for the synthetic catalog of the subject-injection test
+TITLE = "Pins and needles in the back"
+CHECKLIST = "Posture and stretching checklist"
+HEADER = "email,name,lang,leaflet,kind"
+
+
+def addr(i: int) -> str:
+    return f"patient{i:02d}@example.org"
+
+
+# --- fixtures ------------------------------------------------------------------------------------------------
+
+
+def _write_catalog(path: Path, catalog: Catalog) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        write_po(f, catalog)
+
+
+@pytest.fixture(scope="module")
+def proj(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = copy_project(tmp_path_factory.mktemp("email") / "project")
+    project.clinic_path.write_text(
+        "name: Riverside Clinic\nphone: 01234 567890\nemail: info@riverside.example\ndefault_paper: a4\n"
+    )
+    _write_catalog(i18n.catalog_path(project, "de"), Catalog(locale="de"))
+    assert not i18n.status(project, "de").complete
+    for lang in (RTL, CJK):
+        assert i18n.status(project, lang).complete, f"the shipped {lang} catalog is incomplete: leafgen i18n status"
+    return project
+
+
+def translated(project: Project, lang: str) -> tuple[i18n.Translator, str, str]:
+    """The language's translator, and the leaflet's and its checklist's titles in it, from the catalog."""
+    leaflet, _ = load_leaflet(project.leaflet_path(LEAFLET))
+    tr = i18n.translator(project, lang)
+    return tr, tr(leaflet.title), tr(leaflet.checklist.title)
+
+
+@pytest.fixture(scope="module")
+def built(proj: Project, tmp_path_factory: pytest.TempPathFactory) -> dict[Job, bytes]:
+    """What `leafgen build` makes for the jobs the emails attach, each rendered once for the module."""
+    out = tmp_path_factory.mktemp("built")
+    code = main(["build", "--project", str(proj.root), "--out", str(out), "--lang", f"en,{RTL}",
+                 "--kind", "handout,checklist", "--paper", "a4", "--fillable", "--jobs", "1"])
+    assert code == 0
+    jobs = [Job(LEAFLET, lang, kind, "a4", fillable=kind == "checklist") for lang in ("en", RTL)
+            for kind in ("handout", "checklist")]
+    return {job: (out / relative_path(job)).read_bytes() for job in jobs}
+
+
+@pytest.fixture
+def server():
+    handler = Handler()
+    controller = start(handler)
+    yield handler, controller
+    handler.release.set()
+    controller.stop()
+
+
+def _clear_smtp_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("LEAFGEN_SMTP_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def smtp(server, monkeypatch: pytest.MonkeyPatch) -> Handler:
+    """The server, and LEAFGEN_SMTP_* pointing at it (plain SMTP: allowed because it is loopback)."""
+    handler, controller = server
+    _clear_smtp_env(monkeypatch)
+    monkeypatch.setenv("LEAFGEN_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("LEAFGEN_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("LEAFGEN_SMTP_SECURITY", "none")
+    monkeypatch.setenv("LEAFGEN_SMTP_FROM", SENDER)
+    return handler
+
+
+def leafgen_email(proj: Project, tmp_path: Path, *args: str, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    code = main(["email", "--project", str(proj.root), "--outbox", str(tmp_path / "outbox"),
+                 "--retry-delay", "0.01", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def write_csv(path: Path, lines: list[str], header: str = HEADER, encoding: str = "utf-8") -> Path:
+    path.write_text("\r\n".join([header, *lines]) + "\r\n", encoding=encoding, newline="")
+    return path
+
+
+def journal(tmp_path: Path) -> dict[str, sqlite3.Row]:
+    db = sqlite3.connect(tmp_path / "outbox" / "journal.sqlite")
+    db.row_factory = sqlite3.Row
+    try:
+        return {r["email"]: r for r in db.execute("SELECT * FROM deliveries")}
+    finally:
+        db.close()
+
+
+def assert_private(text: str, *secrets: str) -> None:
+    """The console names no patient: no address, no name, no server reply quoting them."""
+    for secret in secrets:
+        assert secret not in text, f"{secret!r} printed: {text}"
+    assert "@example.org" not in text, text
+
+
+def assert_one_line_errors(code: int, err: str, *needles: str) -> list[str]:
+    assert code == 1
+    lines = err.splitlines()
+    assert lines and all(line.startswith("leafgen: error: ") for line in lines), err
+    for needle in needles:
+        assert needle in err, err
+    return lines
+
+
+# --- one patient ---------------------------------------------------------------------------------------------
+
+
+def test_single_send_arrives_with_headers_parts_and_the_built_pdfs(proj, built, smtp, tmp_path, capsys):
+    code, out, err = leafgen_email(proj, tmp_path, "--to", "ann.lee@example.org", "--name", "Ann Lée",
+                           "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys)
+    assert code == 0, err
+    assert "1 sent, 0 failed, 0 skipped" in out
+    assert_private(out + err, "ann.lee", "Lée")
+
+    [got] = smtp.received
+    assert got.mail_from == "leaflets@riverside.example" and got.rcpt_tos == ("ann.lee@example.org",)
+    msg = got.message
+    date = parsedate_to_datetime(msg["Date"])
+    assert abs((datetime.now(UTC) - date).total_seconds()) < 300
+    assert re.fullmatch(r"<[^<>@\s]+@riverside\.example>", msg["Message-ID"])
+    [sender] = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Riverside Clinic", "leaflets@riverside.example")
+    [to] = msg["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Ann Lée", "ann.lee@example.org")
+    assert b"To: Ann =?utf-8?q?L=C3=A9e?= <ann.lee@example.org>" in got.data  # encoded word, not raw UTF-8
+    assert msg["Subject"] == f"{TITLE}: information from Riverside Clinic"
+    assert msg["Content-Language"] == "en"
+    assert got.data.isascii()  # 7-bit clean: no reliance on the server's 8BITMIME
+
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, *attachments = msg.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert text.startswith("Dear Ann Lée,") and "Phone: 01234 567890" in text
+    assert f"- {TITLE} – {CHECKLIST}" in text and "You can tick the checklist on screen" in text
+    assert '<html lang="en" dir="ltr">' in html and "<p>Dear Ann Lée,</p>" in html
+
+    assert [(a.get_content_type(), a.get_filename()) for a in attachments] == [
+        ("application/pdf", f"{TITLE}.pdf"), ("application/pdf", f"{TITLE} – {CHECKLIST}.pdf"),
+    ]
+    assert attachments[0].get_content() == built[Job(LEAFLET, "en", "handout", "a4")]
+    assert attachments[1].get_content() == built[Job(LEAFLET, "en", "checklist", "a4", fillable=True)]
+
+    row = journal(tmp_path)["ann.lee@example.org"]
+    assert (row["state"], row["message_id"], row["attempts"]) == ("sent", msg["Message-ID"], 1)
+
+    # The same command again is the same delivery: nothing is sent twice.
+    code, out, _ = leafgen_email(proj, tmp_path, "--to", "ann.lee@example.org", "--name", "Ann Lée",
+                         "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys)
+    assert code == 0 and "0 sent, 0 failed, 1 skipped (already sent)" in out and len(smtp.received) == 1
+
+
+def test_rtl_language_gets_translated_parts_encoded_headers_and_readable_file_names(proj, built, smtp, tmp_path,
+                                                                                     capsys):
+    code, out, err = leafgen_email(proj, tmp_path, "--to", "sami@example.org", "--name", "سامي",
+                           "--leaflet", LEAFLET, "--lang", RTL, "--send", capsys=capsys)
+    assert code == 0, err
+    [got] = smtp.received
+    msg = got.message
+    tr, title, checklist_title = translated(proj, RTL)
+    assert msg["Content-Language"] == "ar"
+    assert msg["Subject"] == tr("%(title)s: information from %(clinic)s") % {"title": title,
+                                                                             "clinic": "Riverside Clinic"}
+    assert re.search(rb"^Subject: =\?utf-8\?[bq]\?", got.data, re.MULTILINE)  # RFC 2047, not raw UTF-8
+    assert msg["To"].addresses[0].display_name == "سامي"
+    assert got.data.isascii()
+
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert text.startswith(tr("Dear %(name)s,") % {"name": "سامي"})
+    assert f"- {title}" in text.splitlines()
+    assert '<html lang="ar" dir="rtl">' in html and '<body dir="rtl"' in html
+    assert str(escape(tr("As discussed at %(clinic)s, we attach information for you:")) % {
+        "clinic": "Riverside Clinic"}) in html
+
+    handout, checklist = msg.iter_attachments()
+    assert handout.get_filename() == attachment_filename(title)
+    assert checklist.get_filename() == attachment_filename(f"{title} – {checklist_title}")
+    assert re.search("[\u0600-\u06ff]", checklist.get_filename())  # readable in Arabic
+    assert re.search(rb"filename\*(0\*)?=utf-8''%D8", got.data)  # RFC 2231 (with continuations if long)
+    assert handout.get_content() == built[Job(LEAFLET, RTL, "handout", "a4")]
+    assert checklist.get_content() == built[Job(LEAFLET, RTL, "checklist", "a4", fillable=True)]
+
+
+# --- dry run -------------------------------------------------------------------------------------------------
+
+
+def test_dry_run_writes_parseable_eml_files_and_sends_nothing(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(tmp_path / "recipients.csv", [
+        f'{addr(1)},"<b>Ann & Co</b>",en,{LEAFLET},handout,letter,yes',
+        f"{addr(2)},王芳,{CJK},{LEAFLET},handout;checklist,,",
+        f"{addr(3)},,en,{LEAFLET},,,",
+    ], header=f"{HEADER},paper,large_print", encoding="utf-8-sig")  # with a byte-order mark, as Excel writes it
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), capsys=capsys)
+    assert code == 0, err
+    assert "dry run, nothing sent: 3 written, 0 failed" in out
+    assert_private(out + err, "Ann", "王芳")
+    assert smtp.received == [] and smtp.mail_commands == 0
+    assert not (tmp_path / "outbox" / "journal.sqlite").exists()  # a dry run records no delivery
+
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 3
+    messages = {}
+    for f in files:
+        msg = message_from_bytes(f.read_bytes(), policy=policy.default)
+        assert not msg.defects
+        messages[msg["To"].addresses[0].addr_spec] = msg
+    assert set(messages) == {addr(1), addr(2), addr(3)}
+
+    html = messages[addr(1)].get_body(("html",)).get_content()
+    assert "&lt;b&gt;Ann &amp; Co&lt;/b&gt;" in html and "<b>Ann" not in html  # data, never markup
+    assert messages[addr(1)]["To"].addresses[0].display_name == "<b>Ann & Co</b>"
+    [large] = messages[addr(1)].iter_attachments()
+    assert large.get_content() == render_job(proj, Job(LEAFLET, "en", "handout", "letter", large_print=True)).pdf
+    assert messages[addr(2)]["Content-Language"] == "zh-Hans"  # BCP 47, not the gettext folder name
+    assert messages[addr(2)]["Subject"].startswith(translated(proj, CJK)[1])
+    assert '<html lang="zh-Hans" dir="ltr">' in messages[addr(2)].get_body(("html",)).get_content()
+    assert len(list(messages[addr(2)].iter_attachments())) == 2
+    assert messages[addr(3)].get_body(("plain",)).get_content().startswith("Hello,")
+    assert len(list(messages[addr(3)].iter_attachments())) == 2  # no kind: handout and checklist
+    assert all(m["Message-ID"] and m["Date"] for m in messages.values())
+
+
+# --- lists ---------------------------------------------------------------------------------------------------
+
+
+def test_list_of_20_survives_451_550_and_a_dropped_connection(proj, smtp, tmp_path, capsys):
+    smtp.tempfail_once = {addr(5)}
+    smtp.reject = {addr(10)}
+    smtp.drop_at_mail = 14
+    recipients = write_csv(tmp_path / "recipients.csv",
+                           [f"{addr(i)},Patient {i},en,{LEAFLET},handout" for i in range(1, 21)])
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 1
+    assert "19 sent, 1 failed, 0 skipped (already sent)" in out
+    assert f"leafgen: failed: {recipients}:11: SMTP 550 at RCPT TO (permanent)" in err  # patient 10 is row 11
+    assert_private(out + err, "Patient ")
+    assert smtp.tempfailed == [addr(5)] and smtp.dropped == 1
+    for i in range(1, 21):
+        assert len(smtp.to(addr(i))) == (0 if i == 10 else 1), i
+    rows = journal(tmp_path)
+    assert rows[addr(10)]["state"] == "failed" and "550" in rows[addr(10)]["error"]
+    assert rows[addr(5)]["attempts"] == 2
+    assert all(rows[addr(i)]["state"] == "sent" for i in range(1, 21) if i != 10)
+
+    code, out, err = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert code == 0
+    assert f"{recipients}:11: failed: 550 5.1.1 <{addr(10)}>: mailbox unavailable" in out
+    assert "19 sent, 1 failed, 0 uncertain, 0 pending" in out
+
+    # Rerun: only what was not delivered is tried again.
+    code, out, _ = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 1 and "0 sent, 1 failed, 19 skipped (already sent)" in out
+    assert len(smtp.received) == 19
+
+
+@pytest.mark.parametrize(("how", "state"), [(signal.SIGKILL, "sending"), (signal.SIGINT, "uncertain")],
+                         ids=["killed", "ctrl-c"])
+def test_stopped_mid_list_then_rerun_delivers_each_message_once(proj, smtp, tmp_path, capsys, how, state):
+    n, killed_at = 8, 3
+    recipients = write_csv(tmp_path / "recipients.csv",
+                           [f"{addr(i)},Patient {i},en,{LEAFLET},handout" for i in range(1, n + 1)])
+    smtp.hold_at = killed_at  # the server stores message 3, then holds its "250" while the sender is killed
+    log = (tmp_path / "stderr.txt").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leafgen", "email", "--project", str(proj.root), "--recipients", str(recipients),
+         "--send", "--outbox", str(tmp_path / "outbox"), "--retry-delay", "0.01"],
+        stdout=subprocess.DEVNULL, stderr=log, cwd=tmp_path,
+    )
+    try:
+        assert smtp.arrived.wait(60), (tmp_path / "stderr.txt").read_text()
+        proc.send_signal(how)  # while the server holds its answer to message 3
+        assert proc.wait(20) == (130 if how == signal.SIGINT else -signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+    smtp.hold_at = None
+    smtp.release.set()
+    assert len(smtp.received) == killed_at
+    states = {a: r["state"] for a, r in journal(tmp_path).items()}
+    assert states[addr(killed_at)] == state  # a killed process could not say; Ctrl-C could
+    assert all(states[addr(i)] == "pending" for i in range(killed_at + 1, n + 1))
+    assert [states[addr(i)] for i in range(1, killed_at)] == ["sent"] * (killed_at - 1)
+
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 1  # one delivery needs a person to look at it
+    assert f"{n - killed_at} sent, 0 failed, {killed_at - 1} skipped (already sent), 1 uncertain (not resent)" in out
+    assert f"leafgen: uncertain: {recipients}:{killed_at + 1}:" in err
+    assert_private(out + err, "Patient ")
+    for i in range(1, n + 1):
+        assert len(smtp.to(addr(i))) == 1, i  # exactly once, the interrupted one included
+    assert journal(tmp_path)[addr(killed_at)]["state"] == "uncertain"
+
+    code, out, _ = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert f"{recipients}:{killed_at + 1}: uncertain: " in out
+    assert "at most once" in out and addr(killed_at) in out
+
+    # A person who checked and wants it resent: same Message-ID, so the duplicate can be recognised.
+    code, out, _ = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", "--retry-uncertain",
+                         capsys=capsys)
+    assert code == 0 and f"1 sent, 0 failed, {n - 1} skipped" in out
+    first, second = smtp.to(addr(killed_at))
+    assert first.message["Message-ID"] == second.message["Message-ID"]
+
+
+def test_incomplete_translation_fails_that_row_and_is_not_sent_in_english(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(tmp_path / "recipients.csv", [
+        f"{addr(1)},,en,{LEAFLET},handout",
+        f"{addr(2)},,de,{LEAFLET},handout",
+    ])
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 1
+    assert "1 sent, 1 failed" in out
+    assert f"leafgen: failed: {recipients}:3: translation into 'de' incomplete" in err
+    assert [r.rcpt_tos for r in smtp.received] == [(addr(1),)]
+    row = journal(tmp_path)[addr(2)]
+    assert row["state"] == "failed" and "untranslated" in row["error"] and row["attempts"] == 0
+
+
+def test_rate_limits_messages_per_minute(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(tmp_path / "recipients.csv",
+                           [f"{addr(i)},,en,{LEAFLET},handout" for i in range(1, 4)])
+    start_ = time.monotonic()
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", "--rate", "600",
+                           capsys=capsys)
+    assert code == 0, err
+    assert len(smtp.received) == 3 and time.monotonic() - start_ >= 0.2  # 600 a minute: 0.1 s apart
+
+
+def test_unreachable_server_stops_the_batch_and_keeps_it_pending(proj, tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _clear_smtp_env(monkeypatch)
+    monkeypatch.setenv("LEAFGEN_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("LEAFGEN_SMTP_PORT", str(port))
+    monkeypatch.setenv("LEAFGEN_SMTP_SECURITY", "none")
+    monkeypatch.setenv("LEAFGEN_SMTP_FROM", SENDER)
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout" for i in (1, 2)])
+    code, _, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", "--retries", "1",
+                                 capsys=capsys)
+    assert_one_line_errors(code, err, f"cannot connect to SMTP server 127.0.0.1:{port}", "gave up after 2 attempts",
+                           "stopped after 0 sent")
+    assert {r["state"] for r in journal(tmp_path).values()} == {"pending"}
+
+
+def test_journal_in_use_refuses_a_second_sender(proj, smtp, tmp_path, capsys):
+    held = Journal.open_for_send(tmp_path / "outbox" / "journal.sqlite")
+    try:
+        code, _, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send",
+                             capsys=capsys)
+    finally:
+        held.close()
+    assert_one_line_errors(code, err, "journal is in use")
+    assert smtp.received == []
+
+
+# --- bad input: one-line errors, nothing sent ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("brk", ["\r\n", "\n", "\r"])
+def test_line_break_in_name_option_is_refused(proj, smtp, tmp_path, capsys, brk):
+    code, out, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--name", f"Ann{brk}Bcc: victim@example.net",
+                           "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys)
+    [line] = assert_one_line_errors(code, err, "--name contains a line break")
+    assert "victim" not in out + err
+    assert smtp.received == [] and smtp.mail_commands == 0
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_malformed_to_address_is_refused_without_echoing_it(proj, smtp, tmp_path, capsys):
+    code, out, err = leafgen_email(proj, tmp_path, "--to", "ann@@example.org", "--leaflet", LEAFLET, "--lang", "en",
+                           "--send", capsys=capsys)
+    assert_one_line_errors(code, err, "--to: malformed email address")
+    assert "ann@" not in err and smtp.received == []
+
+
+def test_every_bad_row_is_reported_before_anything_is_sent(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(tmp_path / "recipients.csv", [
+        f"{addr(1)},Good Row,en,{LEAFLET},handout",       # 2
+        f",No Address,en,{LEAFLET},handout",                          # 3
+        f"{addr(4)},,xx,{LEAFLET},handout",                           # 4
+        f"{addr(5)},,en,no-such-leaflet,handout",                     # 5
+        f"not-an-address,,en,{LEAFLET},handout",                      # 6
+        f'{addr(7)},"Ann\r\nBcc: victim@example.net",en,{LEAFLET},handout',  # 7 (one row over two lines)
+        f"{addr(8)},,en,{LEAFLET},brochure",                          # 8
+        f"{addr(9)},Too,Many,Cells,In,This,Row",                      # 9
+        f"{addr(1)},Good Row Again,en,{LEAFLET},handout",             # 10: the same delivery as row 2
+        f"{addr(11)},,,,",                                            # 11
+    ])
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    lines = assert_one_line_errors(code, err)
+    expected = {
+        3: "no email address",
+        4: "unknown language 'xx'",
+        5: "unknown leaflet 'no-such-leaflet'",
+        6: "malformed email address",
+        7: "name contains a line break (CR/LF)",
+        8: "unknown kind 'brochure'",
+        9: "row has 7 cells but the header names 5 columns",
+        10: "same patient, leaflets, language and kinds as row 2",
+        11: "no language in column 'lang'",
+    }
+    assert len(lines) == len(expected), err
+    for line, (row, message) in zip(lines, expected.items(), strict=True):
+        assert line.startswith(f"leafgen: error: {recipients}:{row}: "), line
+        assert message in line, line
+    assert_private(out + err, "victim", "Good Row", "No Address", "not-an-address")
+    assert smtp.received == [] and smtp.mail_commands == 0
+    assert not (tmp_path / "outbox").exists()  # no journal, no outbox: nothing happened
+
+
+def test_line_break_smuggled_into_the_subject_by_a_catalog_fails_that_row(project, smtp, tmp_path, capsys):
+    subject = "%(title)s: information from %(clinic)s"
+    arabic = Catalog(locale=RTL)
+    for msgid in i18n.expected_units(project):
+        arabic.add(msgid, f"{MARK} {msgid}" + ("\nBcc: victim@example.net" if msgid == subject else ""))
+    _write_catalog(i18n.catalog_path(project, RTL), arabic)
+    code, out, err = leafgen_email(project, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", RTL,
+                                   "--kind", "handout", "--send", capsys=capsys)
+    assert code == 1 and "0 sent, 1 failed" in out
+    assert "the subject would span several lines" in err and "victim" not in out + err
+    assert smtp.received == []
+
+
+@pytest.mark.parametrize(("content", "needle", "row"), [
+    (b"email,name,leaflet\r\na@example.org,,x\r\n", "missing column 'lang'", 1),
+    (b"email,lang,leaflet,langauge\r\n", "unknown column 'langauge'", 1),
+    (b"email,lang,leaflet\r\n", "no recipients", 1),
+    (b"email,name,lang,leaflet\r\na@example.org,Ren\xe9e,en,x\r\n", "not UTF-8", None),
+])
+def test_broken_csv_files(proj, smtp, tmp_path, capsys, content, needle, row):
+    path = tmp_path / "recipients.csv"
+    path.write_bytes(content)
+    code, _, err = leafgen_email(proj, tmp_path, "--recipients", str(path), "--send", capsys=capsys)
+    [line] = assert_one_line_errors(code, err, needle)
+    assert line.startswith(f"leafgen: error: {path}:{row}: " if row else f"leafgen: error: {path}: "), line
+    assert smtp.received == []
+
+
+def test_semicolon_separated_list_with_several_kinds(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(1)};Ann;en;{LEAFLET};checklist handout"],
+                           header="Email;Name;Lang;Leaflet;Kind")
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 0, err
+    [got] = smtp.received
+    assert [a.get_filename() for a in got.message.iter_attachments()] == [f"{TITLE} – {CHECKLIST}.pdf",
+                                                                           f"{TITLE}.pdf"]
+
+
+# --- server settings and TLS ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A private CA (trustme) and a server certificate for 127.0.0.1 signed by it."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    ca_file = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return ctx, ca_file
+
+
+def test_starttls_verifies_the_certificate_and_never_shows_the_password(proj, tls, tmp_path, monkeypatch, capsys):
+    server_ctx, ca_file = tls
+    handler = Handler()
+    controller = start(handler, tls_context=server_ctx, require_starttls=True,
+                       authenticator=authenticator("clinic", "s3cret-PW"))
+    try:
+        _clear_smtp_env(monkeypatch)
+        monkeypatch.setenv("LEAFGEN_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("LEAFGEN_SMTP_PORT", str(controller.port))
+        monkeypatch.setenv("LEAFGEN_SMTP_FROM", SENDER)  # security: starttls, the default
+        monkeypatch.setenv("LEAFGEN_SMTP_USER", "clinic")
+        monkeypatch.setenv("LEAFGEN_SMTP_PASSWORD", "s3cret-PW")
+        args = ("--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--kind", "handout", "--send")
+
+        code, out, err = leafgen_email(proj, tmp_path, *args, capsys=capsys)  # a self-signed CA nobody trusts
+        assert_one_line_errors(code, err, "TLS certificate of SMTP server 127.0.0.1", "not trusted",
+                               "LEAFGEN_SMTP_CAFILE")
+        assert handler.received == [] and journal(tmp_path)[addr(1)]["state"] == "pending"
+
+        monkeypatch.setenv("LEAFGEN_SMTP_CAFILE", str(ca_file))
+        monkeypatch.setenv("LEAFGEN_SMTP_PASSWORD", "wrong-PW-123")
+        code, out, err = leafgen_email(proj, tmp_path, *args, capsys=capsys)
+        assert_one_line_errors(code, err, "refused the login for user 'clinic'")
+        assert "wrong-PW-123" not in out + err and handler.received == []
+
+        monkeypatch.setenv("LEAFGEN_SMTP_PASSWORD", "s3cret-PW")
+        code, out, err = leafgen_email(proj, tmp_path, *args, capsys=capsys)
+        assert code == 0, err
+        [got] = handler.received
+        assert got.tls and got.login == "clinic"
+        assert "s3cret-PW" not in out + err
+        assert b"s3cret-PW" not in (tmp_path / "outbox" / "journal.sqlite").read_bytes()
+    finally:
+        controller.stop()
+
+
+def test_implicit_tls_with_a_trusted_ca(proj, tls, tmp_path, monkeypatch, capsys):
+    server_ctx, ca_file = tls
+    handler = Handler()
+    controller = start(handler, ssl_context=server_ctx)
+    try:
+        _clear_smtp_env(monkeypatch)
+        config = tmp_path / "smtp.toml"  # the same settings from a config file
+        config.write_text(f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "ssl"\n'
+                          f'from = "{SENDER}"\ncafile = "{ca_file}"\n')
+        code, out, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en",
+                               "--kind", "handout", "--send", "--smtp-config", str(config), capsys=capsys)
+        assert code == 0, err
+        [got] = handler.received
+        assert got.tls
+    finally:
+        controller.stop()
+
+
+def test_plain_smtp_to_a_remote_host_is_refused(proj, tmp_path, monkeypatch, capsys):
+    _clear_smtp_env(monkeypatch)
+    monkeypatch.setenv("LEAFGEN_SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("LEAFGEN_SMTP_SECURITY", "none")
+    monkeypatch.setenv("LEAFGEN_SMTP_FROM", SENDER)
+    code, _, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send",
+                         capsys=capsys)
+    assert_one_line_errors(code, err, "LEAFGEN_SMTP_SECURITY", "only allowed for a loopback host")
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_bad_config_file_names_itself(proj, tmp_path, monkeypatch, capsys):
+    _clear_smtp_env(monkeypatch)
+    config = tmp_path / "smtp.toml"
+    config.write_text('host = "127.0.0.1"\npasword = "x"\n')
+    code, _, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send",
+                         "--smtp-config", str(config), capsys=capsys)
+    assert_one_line_errors(code, err, f"{config}: unknown key 'pasword'")
+
+
+def test_email_help_documents_the_settings(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["email", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for needle in ("usage: leafgen email", "--recipients FILE.csv", "--send", "LEAFGEN_SMTP_SECURITY",
+                   "LEAFGEN_SMTP_CAFILE", "--smtp-config", "uncertain"):
+        assert needle in out
