@@ -53,7 +53,80 @@ def _parser() -> argparse.ArgumentParser:
     i = command("i18n", "Translation workflow: extract, init, update, compile, status.")
     i.add_argument("action", choices=("extract", "init", "update", "compile", "status"))
     i.add_argument("--lang", "-l", metavar="LOCALE", help="locale for 'init' (e.g. es, zh_Hans)")
+
+    m = sub.add_parser(
+        "manifest", help="Merge the manifests of sharded builds (build --shard K/N) into one.",
+        description="Merge the manifests of sharded builds (leafgen build --shard K/N --out DIR_K) into one. "
+        "OUT and each INPUT are a manifest .json file or an out folder holding manifest.json. The same PDF "
+        "path in two inputs must have the same sha256, else nothing is written and the conflicts are listed. "
+        "Example: leafgen manifest merge out out-1 out-2 out-3",
+    )
+    m.add_argument("action", choices=("merge",))
+    m.add_argument("out", metavar="OUT", help="manifest to write (a .json file, or a folder: FOLDER/manifest.json)")
+    m.add_argument("inputs", nargs="+", metavar="INPUT", help="shard manifests (.json files or out folders)")
+
+    e = command("email", "Email leaflets as PDF attachments to one patient (--to) or a CSV list (--recipients), "
+                "in the patient's language. A dry run into the outbox unless --send.")
+    e.formatter_class = argparse.RawDescriptionHelpFormatter
+    e.epilog = EMAIL_EPILOG
+    who = e.add_mutually_exclusive_group(required=True)
+    who.add_argument("--to", metavar="ADDRESS", help="one patient's email address")
+    who.add_argument("--recipients", metavar="FILE.csv", help="a list of patients, one message per row (see below)")
+    who.add_argument("--report", action="store_true",
+                     help="print every failed or uncertain delivery in the journal, with its CSV row, and exit")
+    e.add_argument("--name", metavar="NAME", help="with --to: the patient's name, for the greeting and To: header")
+    e.add_argument("--leaflet", type=_csv, metavar="IDS", help="with --to: leaflet id(s), comma-separated")
+    e.add_argument("--lang", metavar="LANG", help="with --to: the patient's language (e.g. es, ar, zh_Hans)")
+    e.add_argument("--kind", type=_csv, metavar="KINDS",
+                   help="handout,checklist (default: both; the checklist is the fillable one); a list's default")
+    e.add_argument("--paper", choices=PAPERS, help="a4 or letter (default: the clinic's); a list's default")
+    e.add_argument("--large-print", action="store_true", help="large print PDFs; a list's default")
+    e.add_argument("--send", action="store_true", help="really send, by SMTP (default: dry run, .eml files only)")
+    e.add_argument("--outbox", default=os.path.join("out", "outbox"), metavar="DIR",
+                   help="folder for dry-run .eml files and the send journal (default: out/outbox)")
+    e.add_argument("--journal", metavar="PATH", help="send journal, SQLite (default: OUTBOX/journal.sqlite)")
+    e.add_argument("--smtp-config", metavar="FILE", help="TOML file with the SMTP settings below (lowercase keys)")
+    e.add_argument("--rate", type=float, default=0, metavar="N", help="send at most N messages a minute")
+    e.add_argument("--retries", type=int, default=3, metavar="N",
+                   help="tries again after a temporary failure (4xx, dropped connection, timeout); default 3")
+    e.add_argument("--retry-delay", type=float, default=5.0, metavar="SECONDS",
+                   help="wait before the first retry, doubled for each next one (default: 5)")
+    e.add_argument("--retry-uncertain", action="store_true",
+                   help="resend messages the journal marks uncertain (same Message-ID); check them first")
     return p
+
+
+EMAIL_EPILOG = """\
+examples:
+  leafgen email --to ADDRESS --name "Ann Lee" --leaflet ID --lang es     dry run: out/outbox/*.eml
+  leafgen email --recipients patients.csv --send --rate 30
+  leafgen email --report
+
+recipients list: CSV in UTF-8 (a byte-order mark is fine), a header row, then one patient per row.
+  columns: email, lang, leaflet (required); name, kind, paper, large_print (yes/no) (optional).
+  Several leaflets or kinds in one cell: separate them with ';' or spaces. Every PDF of a row goes
+  in one message. Every bad row is reported, with its row number (as a spreadsheet shows it: the
+  header is row 1), before anything is built or sent.
+
+SMTP settings (for --send): environment variables, or the same keys in lowercase in a TOML file
+given by --smtp-config (environment variables win):
+  LEAFGEN_SMTP_HOST       the server
+  LEAFGEN_SMTP_PORT       default 587 (starttls), 465 (ssl), 25 (none)
+  LEAFGEN_SMTP_SECURITY   starttls (default), ssl, or none (none only for a loopback host)
+  LEAFGEN_SMTP_USER       login, if the server wants one
+  LEAFGEN_SMTP_PASSWORD   never printed or logged
+  LEAFGEN_SMTP_FROM       sender, e.g. "Riverside Clinic <leaflets@riverside.example>"
+  LEAFGEN_SMTP_CAFILE     extra CA certificates to trust (PEM); certificates are always verified
+  LEAFGEN_SMTP_TIMEOUT    seconds to wait for the server (default 30)
+  e.g. smtp.toml:   host = "smtp.riverside.example"
+                    from = "Riverside Clinic <leaflets@riverside.example>"
+
+exactly once: the journal records every delivery (patient, leaflets, language, kinds) with its
+state and Message-ID; rerunning a list sends only what was not delivered. A message cut off after
+it reached the server, before the server answered, is 'uncertain' and is not sent again (at most
+once): --report lists it; --retry-uncertain resends it with the same Message-ID.
+Nothing on the console names a patient: addresses and server replies are in --report only.
+"""
 
 
 def _version() -> str:

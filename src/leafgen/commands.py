@@ -113,7 +113,12 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     attempt(lambda: project.theme)
     attempt(i18n.check_templates, project)
     for lang in project.languages()[1:]:
+        before = len(errors)
         attempt(i18n.check_catalog, project, lang)
+        if len(errors) == before:
+            st = i18n.status(project, lang)
+            if not st.complete:  # the build gate will refuse it; say so before anyone builds
+                print(f"leafgen: warning: {i18n.catalog_path(project, lang)}: {st.line()}", file=err)
     for e in errors:
         print(f"leafgen: error: {e}", file=err)
     n = len(project.leaflet_paths())
@@ -133,5 +138,26 @@ def cmd_i18n(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return i18n.run_pybabel(project, args.action, args.lang, out)
 
 
+def cmd_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Join shard manifests; conflicting entries (same path, other sha256) are errors and nothing is written."""
+    from leafgen.build import manifest_file, merge_manifests, write_manifest
+
+    entries = merge_manifests(Path(p) for p in args.inputs)
+    target = Path(args.out)
+    write_manifest(target, entries)
+    print(f"leafgen: merged {len(args.inputs)} manifest(s), {len(entries)} PDF(s): {manifest_file(target)}", file=out)
+    return 0
+
+
 COMMANDS = {"build": cmd_build, "list": cmd_list, "check": cmd_check, "i18n": cmd_i18n}
+COMMANDS["manifest"] = cmd_manifest
+
+
+def cmd_email(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from leafgen import mail  # smtplib, ssl and sqlite3 load only for this command
+
+    return mail.command(args, None if args.report else _project(args), out, err)
+
+
+COMMANDS["email"] = cmd_email
 

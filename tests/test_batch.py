@@ -1,0 +1,384 @@
+"""Batch builds: incremental rebuilds per input, parallel = serial bytes, shards and merge, failures kept apart."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po, write_po
+
+import leafgen.build as build_mod
+from conftest import LEAFLET, copy_project
+from leafgen.build import MANIFEST, build, merge_manifests, plan, read_manifest, relative_path, shard
+from leafgen.cli import main
+from leafgen.errors import LeafgenError
+from leafgen.project import Project
+
+SECOND = "second-leaflet"
+SECOND_TITLE = "Pins and needles in the back, second edition"
+LANGS = ["en", "ar"]
+KINDS = ["handout", "checklist"]
+
+
+def edit_po(project: Project, lang: str, change) -> None:  # noqa: ANN001 - change(catalog)
+    po = project.translations_dir / lang / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as f:
+        catalog = read_po(f)
+    change(catalog)
+    with po.open("wb") as f:
+        write_po(f, catalog)
+
+
+def set_translation(catalog, msgid: str, text: str) -> None:  # noqa: ANN001
+    if msgid in catalog:
+        catalog[msgid].string = text
+        catalog[msgid].flags.discard("fuzzy")
+    else:
+        catalog.add(msgid, text)
+
+
+def two_leaflet_project(root: Path) -> Project:
+    """The shipped project plus a second leaflet: same strings but its own title, translated into Arabic."""
+    project = copy_project(root)
+    source = (project.leaflets_dir / f"{LEAFLET}.yaml").read_text(encoding="utf-8")
+    second = source.replace(f"id: {LEAFLET}", f"id: {SECOND}", 1)
+    second = second.replace("title: Pins and needles in the back\n", f"title: {SECOND_TITLE}\n", 1)
+    assert second.count(SECOND_TITLE) == 1
+    (project.leaflets_dir / f"{SECOND}.yaml").write_text(second, encoding="utf-8")
+    edit_po(project, "ar", lambda c: set_translation(c, SECOND_TITLE, "وخز الإبر في الظهر، الطبعة الثانية"))
+    return project
+
+
+def jobs_for(project: Project, papers=("a4",)) -> list:  # noqa: ANN001
+    return plan(project, [LEAFLET, SECOND], LANGS, KINDS, list(papers))
+
+
+def run_build(root: Path, out: Path, **kw) -> build_mod.Summary:  # noqa: ANN003
+    project = Project(root)  # fresh: Project caches the clinic profile and theme
+    kw.setdefault("allow_fallback", True)  # translators may be mid-edit: the gate is not what is tested here
+    return build(project, jobs_for(project, kw.pop("papers", ("a4",))), out, **kw)
+
+
+def built(summary: build_mod.Summary) -> set[str]:
+    return {o.entry["path"] for o in summary.outcomes if o.status == "built"}
+
+
+def paths(leaflets=(LEAFLET, SECOND), langs=LANGS, kinds=KINDS) -> set[str]:  # noqa: ANN001
+    return {f"{lf}/{lang}/{lf}-{kind}-a4.pdf" for lf in leaflets for lang in langs for kind in kinds}
+
+
+def assert_manifest_matches_disk(out: Path) -> dict[str, dict]:
+    manifest = read_manifest(out)
+    for rel, entry in manifest.items():
+        assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == entry["sha256"], rel
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> tuple[Path, Path]:
+    """Two leaflets × en, ar × handout, checklist, built once; each test works on a copy."""
+    base = tmp_path_factory.mktemp("baseline")
+    two_leaflet_project(base / "project")
+    summary = run_build(base / "project", base / "out")
+    assert summary.count("built") == 8 and summary.ok, [o.error for o in summary.outcomes]
+    return base / "project", base / "out"
+
+
+@pytest.fixture
+def built_copy(baseline, tmp_path) -> tuple[Path, Path]:
+    root, out = tmp_path / "project", tmp_path / "out"
+    shutil.copytree(baseline[0], root)
+    shutil.copytree(baseline[1], out)
+    return root, out
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+# --- incremental -------------------------------------------------------------------------------------------------
+
+
+def test_nothing_changed_renders_nothing(built_copy, monkeypatch):
+    """A moved project (this is a copy) with untouched inputs is up to date; nothing is even rendered."""
+    import leafgen.render
+
+    def no_render(*a, **k):  # noqa: ANN002, ANN003
+        raise AssertionError("rendered although nothing changed")
+
+    monkeypatch.setattr(leafgen.render, "render_job", no_render)
+    root, out = built_copy
+    summary = run_build(root, out)
+    assert summary.count("skipped") == 8 and summary.ok
+
+
+TOUCHES = {
+    # input touched -> PDFs that must be rebuilt (and no others)
+    "leaflet source": (lambda p: append(p.leaflets_dir / f"{SECOND}.yaml", "# edited\n"), paths(leaflets=[SECOND])),
+    "disclaimer": (lambda p: append(p.disclaimer_path, "# edited\n"), paths()),
+    "handout template": (
+        lambda p: append(p.templates_dir / "handout.xml.j2", "{# edited #}\n"),
+        paths(kinds=["handout"]),
+    ),
+    "checklist template": (
+        lambda p: append(p.templates_dir / "checklist.xml.j2", "{# edited #}\n"),
+        paths(kinds=["checklist"]),
+    ),
+    "shared macros": (lambda p: append(p.templates_dir / "_macros.xml.j2", "{# edited #}\n"), paths()),
+    "email template": (lambda p: append(p.templates_dir / "email_body.html.j2", "{# edited #}\n"), set()),
+    "templates README": (lambda p: append(p.templates_dir / "README.md", "\nedited\n"), set()),
+    "theme": (lambda p: append(p.theme_path, "# edited\n"), paths()),
+    "clinic profile": (
+        lambda p: p.clinic_path.write_text(p.clinic_path.read_text().replace("Your clinic", "Riverside Clinic")),
+        paths(),
+    ),
+    "catalog entry of one leaflet": (
+        lambda p: edit_po(p, "ar", lambda c: set_translation(c, SECOND_TITLE, "وخز في الظهر (٢)")),
+        paths(leaflets=[SECOND], langs=["ar"]),
+    ),
+    "catalog entry both leaflets use": (
+        lambda p: edit_po(p, "ar", lambda c: set_translation(c, "Symptoms", "أعراض المرض")),
+        paths(langs=["ar"]),
+    ),
+    "catalog entry of the handout template": (
+        lambda p: edit_po(p, "ar", lambda c: set_translation(c, "About this leaflet", "حول هذه النشرة")),
+        paths(langs=["ar"], kinds=["handout"]),
+    ),
+    "catalog entry no PDF uses": (
+        lambda p: edit_po(p, "ar", lambda c: set_translation(c, "A sentence no leaflet has", "جملة")),
+        set(),
+    ),
+    "catalog header and layout only": (
+        lambda p: append(p.translations_dir / "ar" / "LC_MESSAGES" / "messages.po", "\n\n# a comment\n"),
+        set(),
+    ),
+    "another language's catalog": (
+        lambda p: edit_po(p, "zh_Hans", lambda c: set_translation(c, "Symptoms", "症状表现")),
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("touch", list(TOUCHES))
+def test_touching_an_input_rebuilds_exactly_the_pdfs_that_use_it(built_copy, touch):
+    root, out = built_copy
+    change, expected = TOUCHES[touch]
+    before = read_manifest(out)
+    change(Project(root))
+    summary = run_build(root, out)
+    assert summary.ok, [o.error for o in summary.outcomes]
+    assert built(summary) == expected
+    assert summary.count("skipped") == 8 - len(expected)
+    after = assert_manifest_matches_disk(out)
+    for rel in paths() - expected:
+        assert after[rel] == before[rel]
+    assert run_build(root, out).count("skipped") == 8  # and then it is up to date again
+
+
+def test_catalog_edit_reaches_the_rebuilt_pdf(built_copy):
+    root, out = built_copy
+    rel = f"{SECOND}/ar/{SECOND}-handout-a4.pdf"
+    old = read_manifest(out)[rel]["sha256"]
+    edit_po(Project(root), "ar", lambda c: set_translation(c, SECOND_TITLE, "عنوان جديد تماما"))
+    run_build(root, out)
+    assert read_manifest(out)[rel]["sha256"] != old
+
+
+def test_font_change_rebuilds_only_the_languages_that_use_it(built_copy, monkeypatch, tmp_path):
+    root, out = built_copy
+    real = build_mod._font_files
+    copies = tmp_path / "fonts"
+    copies.mkdir()
+    for p in real("ar"):
+        shutil.copy(p, copies / p.name)
+    monkeypatch.setattr(build_mod, "_font_files", lambda lang: tuple(copies / p.name for p in real(lang)))
+    assert run_build(root, out).count("skipped") == 8  # same bytes, same fingerprint
+    ar_only = next(p for p in real("ar") if "Arabic" in p.name)
+    with (copies / ar_only.name).open("ab") as f:
+        f.write(b"\0")
+    assert built(run_build(root, out)) == paths(langs=["ar"])
+
+
+def test_new_leafgen_version_rebuilds_everything(built_copy, monkeypatch):
+    root, out = built_copy
+    monkeypatch.setattr(build_mod, "__version__", "99.0")
+    assert built(run_build(root, out)) == paths()
+
+
+def test_force_rebuilds_everything_to_the_same_bytes(built_copy):
+    root, out = built_copy
+    before = read_manifest(out)
+    summary = run_build(root, out, force=True)
+    assert built(summary) == paths()
+    assert read_manifest(out) == before
+
+
+def test_deleted_pdf_is_rebuilt(built_copy):
+    root, out = built_copy
+    rel = f"{LEAFLET}/en/{LEAFLET}-checklist-a4.pdf"
+    (out / rel).unlink()
+    assert built(run_build(root, out)) == {rel}
+
+
+def test_manifest_forgets_pdfs_deleted_outside_the_build(built_copy):
+    root, out = built_copy
+    rel = f"{SECOND}/ar/{SECOND}-handout-a4.pdf"
+    (out / rel).unlink()
+    project = Project(root)
+    summary = build(project, plan(project, [LEAFLET], ["en"], KINDS, ["a4"]), out)  # rel is not in this plan
+    assert summary.count("skipped") == 2
+    assert rel not in assert_manifest_matches_disk(out) and len(read_manifest(out)) == 7
+
+
+def test_fallback_pdf_is_not_kept_silently_once_fallback_is_not_allowed(built_copy):
+    root, out = built_copy
+    edit_po(Project(root), "ar", lambda c: set_translation(c, "Symptoms", ""))
+    summary = run_build(root, out, allow_fallback=True)
+    assert built(summary) == paths(langs=["ar"])
+    assert all(read_manifest(out)[rel]["fallback"] for rel in paths(langs=["ar"]))
+    summary = run_build(root, out, allow_fallback=False)
+    assert summary.count("refused") == 4 and summary.count("skipped") == 4 and not summary.ok
+    assert_manifest_matches_disk(out)  # the fallback PDFs stay, marked as such
+
+
+def test_yaml_strings_cover_every_translatable_unit(project):
+    """The fingerprint reads leaflet strings straight from YAML; they must include every unit the render uses."""
+    from leafgen.model import units
+    from leafgen.validate import load_disclaimer, load_leaflet
+
+    path = project.leaflet_path(LEAFLET)
+    strings = set(build_mod._yaml_strings(path))
+    assert {build_mod._h(u.text) for u in units(load_leaflet(path)[0])} <= strings
+    d = load_disclaimer(project.disclaimer_path)
+    assert {build_mod._h(d.heading), build_mod._h(d.text)} <= set(build_mod._yaml_strings(project.disclaimer_path))
+
+
+# --- parallel, shards, merge -------------------------------------------------------------------------------------
+
+
+def test_two_workers_write_the_same_bytes_as_one(tmp_path):
+    root = tmp_path / "project"
+    two_leaflet_project(root)
+    one = run_build(root, tmp_path / "one", workers=1, papers=("a4", "letter"))
+    two = run_build(root, tmp_path / "two", workers=2, papers=("a4", "letter"))
+    assert one.count("built") == two.count("built") == 16
+    m1, m2 = read_manifest(tmp_path / "one"), read_manifest(tmp_path / "two")
+    assert m1 == m2
+    for rel in m1:
+        assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
+    assert (tmp_path / "one" / MANIFEST).read_bytes() == (tmp_path / "two" / MANIFEST).read_bytes()
+
+
+def test_shards_are_disjoint_and_cover_the_plan(project):
+    jobs = plan(project, [LEAFLET], project.languages(), KINDS, ["a4", "letter"])
+    for n in (1, 2, 3, 7, len(jobs) + 2):
+        slices = [[relative_path(j) for j in shard(jobs, f"{k}/{n}")] for k in range(1, n + 1)]
+        flat = [rel for s in slices for rel in s]
+        assert len(flat) == len(set(flat)) == len(jobs)
+        assert set(flat) == {relative_path(j) for j in jobs}
+        assert max(map(len, slices)) - min(map(len, slices)) <= 1  # balanced
+
+
+@pytest.mark.parametrize("spec", ["0/2", "3/2", "2", "a/b", "1/0", ""])
+def test_bad_shard_spec_is_a_user_error(spec):
+    with pytest.raises(LeafgenError, match="--shard takes K/N"):
+        shard([], spec)
+
+
+def test_shard_builds_merge_into_the_full_manifest(tmp_path, capsys):
+    root = tmp_path / "project"
+    two_leaflet_project(root)
+    full = tmp_path / "full"
+    run_build(root, full)
+    outs = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"out-{k}"
+        code = main(
+            ["build", LEAFLET, SECOND, "--project", str(root), "--out", str(out), "--lang", "en,ar",
+             "--paper", "a4", "--allow-fallback", "--jobs", "1", "--shard", f"{k}/3"]
+        )  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        outs.append(out)
+    capsys.readouterr()
+    assert sum(len(read_manifest(o)) for o in outs) == 8
+    merged = tmp_path / "merged" / "manifest.json"
+    assert main(["manifest", "merge", str(merged), *map(str, outs)]) == 0
+    assert "merged 3 manifest(s), 8 PDF(s)" in capsys.readouterr().out
+    assert read_manifest(merged) == read_manifest(full)
+    # Merging a shard with itself, or with the full build, is harmless: same paths, same bytes.
+    assert merge_manifests([outs[0], outs[0], full]) == read_manifest(full)
+
+
+def test_merge_refuses_conflicting_entries_and_writes_nothing(tmp_path, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    entry = {"path": "x/en/x-handout-a4.pdf", "sha256": "1" * 64, "fingerprint": "f"}
+    a.write_text(json.dumps({"pdfs": [entry, {"path": "y.pdf", "sha256": "2" * 64}]}))
+    b.write_text(json.dumps({"pdfs": [{**entry, "sha256": "3" * 64}]}))
+    merged = tmp_path / "merged.json"
+    assert main(["manifest", "merge", str(merged), str(a), str(b)]) == 1
+    err = capsys.readouterr().err
+    assert "b.json: conflicting entries for x/en/x-handout-a4.pdf: sha256 333333333333 here, 111111111111" in err
+    assert not merged.exists()
+    assert main(["manifest", "merge", str(merged), str(a), str(tmp_path / "missing")]) == 1
+    assert "missing/manifest.json: no manifest here" in capsys.readouterr().err
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    assert main(["manifest", "merge", str(merged), str(tmp_path / "junk.json")]) == 1
+    assert "not a leafgen manifest" in capsys.readouterr().err and not merged.exists()
+
+
+# --- failures ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failing_leaflet_leaves_the_others_and_the_manifest_right(built_copy, workers):
+    root, out = built_copy
+    before = read_manifest(out)
+    append(root / "leaflets" / f"{SECOND}.yaml", "sections: [\n")  # broken YAML
+    append(root / "leaflets" / f"{LEAFLET}.yaml", "# edited\n")  # so the good one is rebuilt alongside
+    summary = run_build(root, out, workers=workers)
+    assert summary.count("failed") == 4 and summary.count("built") == 4 and not summary.ok
+    assert all(f"{SECOND}.yaml" in o.error for o in summary.outcomes if o.status == "failed")
+    assert built(summary) == paths(leaflets=[LEAFLET])
+    after = assert_manifest_matches_disk(out)
+    for rel in paths(leaflets=[SECOND]):  # the last good PDFs stay, still listed as they are
+        assert after[rel] == before[rel]
+    # Still out of date: the next build tries again rather than skipping the broken leaflet.
+    assert run_build(root, out, workers=workers).count("failed") == 4
+
+
+def test_failing_language_and_unexpected_errors_do_not_stop_the_rest(tmp_path, monkeypatch, capsys):
+    import leafgen.render
+
+    root = tmp_path / "project"
+    project = two_leaflet_project(root)
+    po = project.translations_dir / "ar" / "LC_MESSAGES" / "messages.po"
+    po.write_text(po.read_text(encoding="utf-8").replace('msgid "Symptoms"', 'msgid_typo "Symptoms"', 1))
+    real = leafgen.render.render_job
+
+    def flaky(project, job, **kw):  # noqa: ANN001, ANN003
+        if job.leaflet == SECOND and job.lang == "en" and job.kind == "checklist":
+            raise RuntimeError("simulated crash")
+        return real(project, job, **kw)
+
+    monkeypatch.setattr(leafgen.render, "render_job", flaky)
+    out = tmp_path / "out"
+    code = main(["build", "--project", str(root), "--out", str(out), "--lang", "en,ar", "--paper", "a4", "--jobs", "2"])
+    stdout, err = capsys.readouterr()
+    assert code == 1
+    assert "3 built, 0 skipped, 0 refused, 5 failed" in stdout
+    assert "messages.po" in err and "broken catalog" in err
+    assert f"{SECOND}/en/{SECOND}-checklist-a4.pdf: RuntimeError: simulated crash" in err
+    manifest = assert_manifest_matches_disk(out)
+    assert set(manifest) == paths(langs=["en"]) - {f"{SECOND}/en/{SECOND}-checklist-a4.pdf"}
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_summary_line_is_quiet_off_a_terminal(built_copy, capsys):
+    root, out = built_copy
+    code = main(["build", LEAFLET, "--project", str(root), "--out", str(out), "--lang", "en", "--paper", "a4"])
+    stdout, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert stdout.startswith("leafgen: 0 built, 2 skipped, 0 refused, 0 failed in ") and stdout.count("\n") == 1
