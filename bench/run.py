@@ -73,7 +73,8 @@ def build_seconds(stdout: str) -> float:
 def per_pdf(n: int) -> float:
     import floor
 
-    from leafgen.render import Job, render_job
+    from leafgen.jobs import Job
+    from leafgen.pipeline import render_job
 
     print(f"\n1. One handout ({FIRST}, A4, English), in-process, median of {n} after warm-up")
     job = Job(FIRST, "en", "handout", "a4")
@@ -103,7 +104,7 @@ def stages(job, n: int) -> None:  # noqa: ANN001 - render.Job
         from leafgen import i18n
         from leafgen.layout import layout
         from leafgen.pdf import write_pdf
-        from leafgen.render import translate
+        from leafgen.pipeline import translate
         from leafgen.templating import render_template
         from leafgen.validate import load_disclaimer, load_leaflet
 
@@ -304,7 +305,8 @@ def noop(argv: list[str], out: Path, count: int) -> None:
 
 
 def sizes() -> None:
-    from leafgen.render import Job, render_job
+    from leafgen.jobs import Job
+    from leafgen.pipeline import render_job
 
     print("\n   PDF size (A4, English)")
     for kind in ("handout", "checklist"):

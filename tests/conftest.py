@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import unicodedata
 from functools import lru_cache
@@ -12,8 +11,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from leafgen.jobs import Job
+from leafgen.pipeline import Rendered, render_job
 from leafgen.project import Project
-from leafgen.render import Job, Rendered, render_job
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = Project(ROOT)

@@ -104,12 +104,12 @@ def append(path: Path, text: str) -> None:
 
 def test_nothing_changed_renders_nothing(built_copy, monkeypatch):
     """A moved project (this is a copy) with untouched inputs is up to date; nothing is even rendered."""
-    import leafgen.render
+    import leafgen.pipeline
 
     def no_render(*a, **k):  # noqa: ANN002, ANN003
         raise AssertionError("rendered although nothing changed")
 
-    monkeypatch.setattr(leafgen.render, "render_job", no_render)
+    monkeypatch.setattr(leafgen.pipeline, "render_job", no_render)
     root, out = built_copy
     summary = run_build(root, out)
     assert summary.count("skipped") == 8 and summary.ok
@@ -350,20 +350,20 @@ def test_failing_leaflet_leaves_the_others_and_the_manifest_right(built_copy, wo
 
 
 def test_failing_language_and_unexpected_errors_do_not_stop_the_rest(tmp_path, monkeypatch, capsys):
-    import leafgen.render
+    import leafgen.pipeline
 
     root = tmp_path / "project"
     project = two_leaflet_project(root)
     po = project.translations_dir / "ar" / "LC_MESSAGES" / "messages.po"
     po.write_text(po.read_text(encoding="utf-8").replace('msgid "Symptoms"', 'msgid_typo "Symptoms"', 1))
-    real = leafgen.render.render_job
+    real = leafgen.pipeline.render_job
 
     def flaky(project, job, **kw):  # noqa: ANN001, ANN003
         if job.leaflet == SECOND and job.lang == "en" and job.kind == "checklist":
             raise RuntimeError("simulated crash")
         return real(project, job, **kw)
 
-    monkeypatch.setattr(leafgen.render, "render_job", flaky)
+    monkeypatch.setattr(leafgen.pipeline, "render_job", flaky)
     out = tmp_path / "out"
     code = main(["build", "--project", str(root), "--out", str(out), "--lang", "en,ar", "--paper", "a4", "--jobs", "2"])
     stdout, err = capsys.readouterr()

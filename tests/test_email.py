@@ -33,9 +33,10 @@ from email_server import Handler, authenticator, start
 from leafgen import i18n
 from leafgen.build import relative_path
 from leafgen.cli import main
+from leafgen.jobs import Job
 from leafgen.mail import Journal, attachment_filename
+from leafgen.pipeline import render_job
 from leafgen.project import Project
-from leafgen.render import Job, render_job
 from leafgen.validate import load_leaflet
 
 SENDER = "Riverside Clinic <leaflets@riverside.example>"

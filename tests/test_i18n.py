@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po, write_po
 from conftest import LEAFLET, ROOT, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require, squash
 from leafgen import i18n
 from leafgen.cli import main
-from leafgen.render import Job
+from leafgen.jobs import Job
 from leafgen.validate import load_disclaimer, load_leaflet
 
 LANGS = SHIPPED.languages()[1:]
@@ -114,7 +114,8 @@ def _lines(pdf: bytes) -> list[Line]:
     """Every line on page 1, from poppler's layout analysis."""
     xml = _pdftotext(pdf, "-bbox-layout", "-f", "1", "-l", "1")
     out = []
-    for m in re.finditer(r'<line xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</line>', xml, re.S):
+    line_re = r'<line xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</line>'
+    for m in re.finditer(line_re, xml, re.S):
         words = re.findall(r">([^<]*)</word>", m.group(4))
         out.append(Line(float(m.group(1)), float(m.group(3)), float(m.group(2)), " ".join(words)))
     return out

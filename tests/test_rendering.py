@@ -9,8 +9,8 @@ from pypdf.generic import ContentStream
 
 from conftest import LEAFLET, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require
 from leafgen import render
+from leafgen.jobs import Job
 from leafgen.model import Bullets
-from leafgen.render import Job
 from leafgen.validate import load_disclaimer, load_leaflet
 
 LEAF = load_leaflet(SHIPPED.leaflet_path(LEAFLET))[0]

@@ -9,7 +9,7 @@ __all__ = ["__version__", "render"]
 
 
 def render(*args: Any, **kwargs: Any) -> bytes:
-    """The PDF bytes of one leaflet (see leafgen.render.render); imported lazily to keep `--help` fast."""
-    from leafgen.render import render as _render
+    """The PDF bytes of one leaflet (see leafgen.pipeline.render); imported lazily to keep `--help` fast."""
+    from leafgen.pipeline import render as _render
 
     return _render(*args, **kwargs)

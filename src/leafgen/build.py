@@ -70,7 +70,7 @@ def plan(
     fillable: bool = False,
 ) -> list:
     """Every (leaflet, language, kind, paper) combination asked for, in a stable order."""
-    from leafgen.render import Job, check_job
+    from leafgen.jobs import Job, check_job
 
     leaflets = list(leaflets)
     for leaflet in dict.fromkeys(leaflets):
@@ -443,7 +443,7 @@ def merge_manifests(sources: Iterable[Path]) -> dict[str, dict]:
 
 def _run(project: Project, job, out_dir: Path, allow_fallback: bool, fp: str | None) -> Outcome:  # noqa: ANN001
     """Render and write one PDF; errors become outcomes so the rest of the batch goes on."""
-    from leafgen.render import render_job
+    from leafgen.pipeline import render_job
 
     rel = relative_path(job)
     try:

@@ -27,22 +27,37 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
-        sp.add_argument("--project", metavar="DIR", help="folder with leaflets/, templates/, translations/ "
-                        "and clinic.yaml (default: current folder, else the shipped content)")
+        sp.add_argument(
+            "--project",
+            metavar="DIR",
+            help="folder with leaflets/, templates/, translations/ "
+            "and clinic.yaml (default: current folder, else the shipped content)",
+        )
         return sp
 
     b = command("build", "Build PDFs for leaflets in every language, kind and paper asked for.")
     b.add_argument("leaflets", nargs="*", metavar="LEAFLET_ID", help="leaflets to build (default: all)")
     b.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out)")
     b.add_argument("--lang", default="all", metavar="CODES", help="comma-separated languages, or 'all' (default)")
-    b.add_argument("--kind", default=",".join(KINDS), type=_csv, metavar="KINDS", help="handout,checklist (default: both)")
+    b.add_argument(
+        "--kind", default=",".join(KINDS), type=_csv, metavar="KINDS", help="handout,checklist (default: both)"
+    )
     b.add_argument("--paper", type=_csv, metavar="PAPERS", help="a4,letter (default: the clinic's default paper)")
     b.add_argument("--large-print", action="store_true", help="large print: body 16 pt, headings larger")
     b.add_argument("--fillable", action="store_true", help="checklist with fillable check boxes (for email)")
-    b.add_argument("--allow-fallback", action="store_true",
-                   help="build incomplete translations anyway, English for the missing parts and a banner on every page")
-    b.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="parallel workers (default: number of cores)")
+    b.add_argument(
+        "--allow-fallback",
+        action="store_true",
+        help="build incomplete translations anyway, English for the missing parts and a banner on every page",
+    )
+    b.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="parallel workers (default: number of cores)",
+    )
     b.add_argument("--force", action="store_true", help="rebuild even PDFs whose inputs have not changed")
     b.add_argument("--shard", metavar="K/N", help="build only the K-th of N disjoint slices of the work")
 
@@ -53,9 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     i = command("i18n", "Translation workflow: extract, init, update, compile, status.")
     i.add_argument("action", choices=("extract", "init", "update", "compile", "status"))
     i.add_argument("--lang", "-l", metavar="LOCALE", help="locale for 'init' (e.g. es, zh_Hans)")
+    i.add_argument("--verbose", "-v", action="store_true", help="with 'status': list every unit that is not ready")
 
     m = sub.add_parser(
-        "manifest", help="Merge the manifests of sharded builds (build --shard K/N) into one.",
+        "manifest",
+        help="Merge the manifests of sharded builds (build --shard K/N) into one.",
         description="Merge the manifests of sharded builds (leafgen build --shard K/N --out DIR_K) into one. "
         "OUT and each INPUT are a manifest .json file or an out folder holding manifest.json. The same PDF "
         "path in two inputs must have the same sha256, else nothing is written and the conflicts are listed. "
@@ -65,34 +82,61 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("out", metavar="OUT", help="manifest to write (a .json file, or a folder: FOLDER/manifest.json)")
     m.add_argument("inputs", nargs="+", metavar="INPUT", help="shard manifests (.json files or out folders)")
 
-    e = command("email", "Email leaflets as PDF attachments to one patient (--to) or a CSV list (--recipients), "
-                "in the patient's language. A dry run into the outbox unless --send.")
+    e = command(
+        "email",
+        "Email leaflets as PDF attachments to one patient (--to) or a CSV list (--recipients), "
+        "in the patient's language. A dry run into the outbox unless --send.",
+    )
     e.formatter_class = argparse.RawDescriptionHelpFormatter
     e.epilog = EMAIL_EPILOG
     who = e.add_mutually_exclusive_group(required=True)
     who.add_argument("--to", metavar="ADDRESS", help="one patient's email address")
     who.add_argument("--recipients", metavar="FILE.csv", help="a list of patients, one message per row (see below)")
-    who.add_argument("--report", action="store_true",
-                     help="print every failed or uncertain delivery in the journal, with its CSV row, and exit")
+    who.add_argument(
+        "--report",
+        action="store_true",
+        help="print every failed or uncertain delivery in the journal, with its CSV row, and exit",
+    )
     e.add_argument("--name", metavar="NAME", help="with --to: the patient's name, for the greeting and To: header")
     e.add_argument("--leaflet", type=_csv, metavar="IDS", help="with --to: leaflet id(s), comma-separated")
     e.add_argument("--lang", metavar="LANG", help="with --to: the patient's language (e.g. es, ar, zh_Hans)")
-    e.add_argument("--kind", type=_csv, metavar="KINDS",
-                   help="handout,checklist (default: both; the checklist is the fillable one); a list's default")
+    e.add_argument(
+        "--kind",
+        type=_csv,
+        metavar="KINDS",
+        help="handout,checklist (default: both; the checklist is the fillable one); a list's default",
+    )
     e.add_argument("--paper", choices=PAPERS, help="a4 or letter (default: the clinic's); a list's default")
     e.add_argument("--large-print", action="store_true", help="large print PDFs; a list's default")
     e.add_argument("--send", action="store_true", help="really send, by SMTP (default: dry run, .eml files only)")
-    e.add_argument("--outbox", default=os.path.join("out", "outbox"), metavar="DIR",
-                   help="folder for dry-run .eml files and the send journal (default: out/outbox)")
+    e.add_argument(
+        "--outbox",
+        default=os.path.join("out", "outbox"),
+        metavar="DIR",
+        help="folder for dry-run .eml files and the send journal (default: out/outbox)",
+    )
     e.add_argument("--journal", metavar="PATH", help="send journal, SQLite (default: OUTBOX/journal.sqlite)")
     e.add_argument("--smtp-config", metavar="FILE", help="TOML file with the SMTP settings below (lowercase keys)")
     e.add_argument("--rate", type=float, default=0, metavar="N", help="send at most N messages a minute")
-    e.add_argument("--retries", type=int, default=3, metavar="N",
-                   help="tries again after a temporary failure (4xx, dropped connection, timeout); default 3")
-    e.add_argument("--retry-delay", type=float, default=5.0, metavar="SECONDS",
-                   help="wait before the first retry, doubled for each next one (default: 5)")
-    e.add_argument("--retry-uncertain", action="store_true",
-                   help="resend messages the journal marks uncertain (same Message-ID); check them first")
+    e.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        metavar="N",
+        help="tries again after a temporary failure (4xx, dropped connection, timeout); default 3",
+    )
+    e.add_argument(
+        "--retry-delay",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait before the first retry, doubled for each next one (default: 5)",
+    )
+    e.add_argument(
+        "--retry-uncertain",
+        action="store_true",
+        help="resend messages the journal marks uncertain (same Message-ID); check them first",
+    )
     return p
 
 
@@ -151,6 +195,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except KeyboardInterrupt:
         print("leafgen: interrupted", file=err)
         return 130
+    except BrokenPipeError:  # `leafgen ... | head`: the reader left, which is not an error of ours
+        # As the Python docs advise: point stdout at devnull so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def project_arg(args: argparse.Namespace) -> Path | None:

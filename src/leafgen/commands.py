@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -41,13 +40,18 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def on_done(o: Outcome) -> None:
         if o.error:
-            (bar.write if bar else lambda s: print(s, file=err))(f"leafgen: {o.status}: {o.error}".replace("\n", "\n  "))
+            (bar.write if bar else lambda s: print(s, file=err))(_error_lines(o))
         if bar:
             bar.update(1)
 
     summary = build(
-        project, jobs, out_dir, allow_fallback=args.allow_fallback, force=args.force,
-        workers=max(1, args.jobs), on_done=on_done,
+        project,
+        jobs,
+        out_dir,
+        allow_fallback=args.allow_fallback,
+        force=args.force,
+        workers=max(1, args.jobs),
+        on_done=on_done,
     )
     if bar:
         bar.close()
@@ -55,6 +59,17 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     note = f" ({fallback} with English fallback, marked on every page)" if fallback else ""
     print(f"leafgen: {summary.line()}{note}; manifest: {out_dir / 'manifest.json'}", file=out)
     return 0 if summary.ok else 1
+
+
+REFUSED_SHOWN = 8  # a language with nothing translated would otherwise print every unit
+
+
+def _error_lines(o: Outcome) -> str:
+    lines = o.error.splitlines()
+    if o.status == "refused" and len(lines) > REFUSED_SHOWN:
+        more = len(lines) - REFUSED_SHOWN
+        lines = lines[:REFUSED_SHOWN] + [f"... and {more} more (to list them all: leafgen i18n status --verbose)"]
+    return f"leafgen: {o.status}: " + "\n  ".join(lines)
 
 
 def _progress(total: int, err: TextIO):  # noqa: ANN202 - tqdm or None
@@ -134,6 +149,9 @@ def cmd_i18n(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             st = i18n.status(project, lang)
             incomplete += not st.complete
             print(f"{lang:8} {st.line()}", file=out)
+            if args.verbose:
+                for gap in st.gaps:
+                    print(f"    {gap}", file=out)
         return 1 if incomplete else 0
     return i18n.run_pybabel(project, args.action, args.lang, out)
 
@@ -160,4 +178,3 @@ def cmd_email(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 COMMANDS["email"] = cmd_email
-

@@ -193,6 +193,7 @@ class Status:
     broken: int
     review: str
     translator: str
+    gaps: list[str] = field(default_factory=list)  # one line per unit that is not ready
 
     @property
     def complete(self) -> bool:
@@ -224,6 +225,7 @@ def status(project: Project, lang: str) -> Status:
         len(tr.broken),
         review_status(catalog),
         headers.get(TRANSLATOR_HEADER, ""),
+        tr.missing + tr.fuzzy + tr.broken,
     )
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
@@ -112,7 +111,7 @@ def _theme_key(theme: dict[str, Any], large_print: bool) -> tuple:
 
 def _inline(el: ET.Element) -> tuple[str, str]:
     """(ReportLab markup, plain text) of an element: all text escaped, only <b> and <br/> kept as markup."""
-    markup, plain = [escape(el.text or "")], [el.text or ""]
+    markup, plain = [scripts.escape(el.text or "")], [el.text or ""]
     for child in el:
         if child.tag == "b":
             m, p = _inline(child)
@@ -123,7 +122,7 @@ def _inline(el: ET.Element) -> tuple[str, str]:
             plain.append("\n")
         else:
             raise TemplateError(f"<{child.tag}> is not allowed inside <{el.tag}> (only <b> and <br/>)")
-        markup.append(escape(child.tail or ""))
+        markup.append(scripts.escape(child.tail or ""))
         plain.append(child.tail or "")
     return " ".join("".join(markup).split()), " ".join("".join(plain).split())
 
@@ -164,7 +163,7 @@ class _Builder:
 
     def text(self, value: str, style: str) -> Flowable:
         self.check(value)
-        return scripts.paragraph(escape(value), self.styles[style], self.script)
+        return scripts.paragraph(scripts.escape(value), self.styles[style], self.script)
 
     def children(self, el: ET.Element) -> list[Flowable]:
         out: list[Flowable] = []

@@ -331,7 +331,7 @@ class Composer:
         self._renders: dict[Any, Any] = {}
 
     def jobs(self, r: Recipient) -> list[Any]:
-        from leafgen.render import Job
+        from leafgen.jobs import Job
 
         return [
             Job(leaflet, r.lang, kind, r.paper, r.large_print, fillable=kind == "checklist")
@@ -340,7 +340,7 @@ class Composer:
         ]
 
     def _render(self, job: Any) -> Any:
-        from leafgen.render import render_job
+        from leafgen.pipeline import render_job
 
         if job not in self._renders:
             try:

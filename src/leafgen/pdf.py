@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
@@ -87,7 +86,7 @@ class Running:
 
 def _para(layout: Layout, text: str) -> Flowable:
     """A running line is a Paragraph too, so right-to-left order and font fallback apply."""
-    return scripts.paragraph(escape(text), layout.styles["running"], layout.script)
+    return scripts.paragraph(scripts.escape(text), layout.styles["running"], layout.script)
 
 
 def _pad(layout: Layout) -> float:

@@ -7,13 +7,9 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
-from xml.sax.saxutils import escape as _xml_escape
 
-import arabic_reshaper
-# The pure-Python algorithm applies rule L4 (mirrored brackets); the Rust get_display in `bidi` does not.
-from bidi.algorithm import get_display
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
@@ -25,7 +21,7 @@ from reportlab.rl_config import paraFontSizeHeightOffset
 from leafgen.errors import FontError
 
 __all__ = [
-    "RTLParagraph", "Script", "mirror", "missing_glyphs", "paragraph", "script_for", "shape_rtl",
+    "RTLParagraph", "Script", "escape", "mirror", "missing_glyphs", "paragraph", "script_for", "shape_rtl",
 ]
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -201,13 +197,25 @@ def missing_glyphs(text: str, font_name: str, *, fallback: bool = True) -> list[
     return missing
 
 
-# The reshaper deletes vowel marks (harakat) by default; a shadda can change a word's meaning.
-_RESHAPER = arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False})
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def escape(text: str) -> str:
+    """Plain text as ReportLab paragraph markup (xml.sax.saxutils would add ~20 ms of imports per process)."""
+    return text.translate(_ESCAPES)
+
+
+@lru_cache(maxsize=1)
+def _reshaper():  # noqa: ANN202 - arabic_reshaper.ArabicReshaper, imported only for Arabic (it pulls in fontTools)
+    import arabic_reshaper
+
+    # The reshaper deletes vowel marks (harakat) by default; a shadda can change a word's meaning.
+    return arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False})
 
 
 def shape_rtl(text: str) -> str:
     """Join Arabic letters into the presentation forms actually drawn (logical order kept)."""
-    return _RESHAPER.reshape(text)
+    return _reshaper().reshape(text)
 
 
 def mirror(align: str, script: Script) -> str:
@@ -367,6 +375,9 @@ class _RTLLine:
     @cached_property
     def visual(self) -> str:
         """The line as drawn, left to right: bidi-reordered after breaking, per line."""
+        # The pure-Python algorithm applies rule L4 (mirrored brackets); the Rust get_display in `bidi` does not.
+        from bidi.algorithm import get_display
+
         return get_display(" ".join(self.words), base_dir="R") if self.words else ""
 
 
@@ -385,7 +396,7 @@ class RTLParagraph(Paragraph):
         self._segments = [list(s) for s in segments]
         self._justify_last = justify_last
         plain = " ".join(" ".join(s) for s in self._segments)
-        super().__init__(_xml_escape(plain), style)
+        super().__init__(escape(plain), style)
 
     def _word_width(self, word: str) -> float:
         return sum(w for _, _, w in _runs(word, self.style.fontName, self.style.fontSize))

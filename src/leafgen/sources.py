@@ -27,7 +27,7 @@ class LList(list):
     line: int = 0
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+def _convert(node: yaml.Node, loader: Any) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = LDict()
@@ -52,6 +52,10 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
     return value
 
 
+# libyaml's scanner is several times faster than PyYAML's pure-Python one and keeps the marks.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: Path) -> Any:
     """Parse one YAML file, turning any syntax error into a one-line path:line message."""
     try:
@@ -60,7 +64,7 @@ def load_yaml(path: Path) -> Any:
         raise SourceError("file not found", path) from None
     except UnicodeDecodeError as e:
         raise SourceError(f"not UTF-8 text ({e.reason} at byte {e.start})", path) from None
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     loader.name = str(path)
     try:
         node = loader.get_single_node()

@@ -6,25 +6,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from leafgen import i18n
-from leafgen.errors import LeafgenError
-from leafgen.layout import PAGE_SIZES, layout
+from leafgen.jobs import Job, check_job
+from leafgen.layout import layout
 from leafgen.model import Disclaimer, Leaflet, map_text, units
 from leafgen.pdf import write_pdf
-from leafgen.project import KINDS, Project, find_project
+from leafgen.project import Project, find_project
 from leafgen.templating import render_template
 from leafgen.validate import load_disclaimer, load_leaflet
-
-
-@dataclass(frozen=True)
-class Job:
-    """One PDF to make: the unit of work for builds, email and the library API."""
-
-    leaflet: str
-    lang: str
-    kind: str = "handout"
-    paper: str = "a4"
-    large_print: bool = False
-    fillable: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,15 +22,6 @@ class Rendered:
     pages: int
     title: str  # translated leaflet title, for file names and email subjects
     fallback: bool  # some units are in English, and every page says so
-
-
-def check_job(job: Job) -> None:
-    if job.kind not in KINDS:
-        raise LeafgenError(f"unknown kind {job.kind!r} (choose from {', '.join(KINDS)})")
-    if job.paper not in PAGE_SIZES:
-        raise LeafgenError(f"unknown paper {job.paper!r} (choose from {', '.join(PAGE_SIZES)})")
-    if job.fillable and job.kind != "checklist":
-        raise LeafgenError("only the checklist has a fillable variant")
 
 
 def translate(leaflet: Leaflet, disclaimer: Disclaimer, tr: i18n.Translator) -> tuple[Leaflet, Disclaimer]:
