@@ -273,3 +273,11 @@ def test_arabic_brackets_are_mirrored_so_they_read_correctly():
 
 def _bullets() -> list[str]:
     return [b for s in LEAF.sections for blk in s.blocks for b in getattr(blk, "items", ())]
+
+
+def test_new_catalog_starts_unreviewed_and_incomplete(project, capsys):
+    assert main(["i18n", "extract", "--project", str(project.root)]) == 0
+    assert main(["i18n", "init", "--lang", "de", "--project", str(project.root)]) == 0
+    st = i18n.status(project, "de")
+    assert st.review == i18n.UNREVIEWED and not st.complete and st.translated == 0
+    assert len(st.gaps) == st.untranslated == len(i18n.expected_units(project))

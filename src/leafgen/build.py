@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import astuple, dataclass, field
 from itertools import chain, islice, product
 from pathlib import Path
 from typing import Any
@@ -142,7 +142,7 @@ class Fingerprints:
             self.fonts(job.lang),
             self.leaflet(job.leaflet, job.lang),
             self.entries(("kind", job.kind), job.lang),
-            repr(_options(job)),
+            repr(astuple(job)),  # every option, including any added later
         )
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -281,17 +281,6 @@ class Fingerprints:
         unused = [k for k in self.cache if k not in self.used and k != "format"]
         keep = self.cache if len(unused) <= len(self.used) + 256 else {k: self.cache[k] for k in self.used}
         return {"format": CACHE_FORMAT, **{k: v for k, v in keep.items() if k != "format"}}
-
-
-def _options(job) -> tuple:  # noqa: ANN001 - render.Job
-    """Every field of the job (leaflet, language, kind, paper, print size, fillable and any added later)."""
-    names = _JOB_FIELDS.get(type(job))
-    if names is None:
-        names = _JOB_FIELDS[type(job)] = tuple(f.name for f in fields(job))
-    return tuple(getattr(job, n) for n in names)
-
-
-_JOB_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _digest(*parts: object) -> str:

@@ -19,6 +19,7 @@ PLACEHOLDER_RE = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")
 # comment survives Babel and GNU gettext alike, so the review record lives there.
 REVIEW_RE = re.compile(r"^#?\s*Medical review:\s*(.+)$", re.MULTILINE)
 TRANSLATOR_HEADER = "Last-Translator"
+UNREVIEWED = "not yet reviewed by a qualified medical translator"
 
 
 def placeholders(text: str) -> list[str]:
@@ -57,7 +58,7 @@ def load_catalog(project: Project, lang: str) -> Any:
 def review_status(catalog: Any) -> str:
     """What the PO header comment says about medical review; absent means unreviewed."""
     m = REVIEW_RE.search(catalog.header_comment or "")
-    return m.group(1).strip() if m else "not reviewed"
+    return m.group(1).strip() if m else UNREVIEWED
 
 
 @dataclass
@@ -295,7 +296,11 @@ def run_pybabel(project: Project, action: str, lang: str | None, out) -> int:  #
     if action == "init":
         if not lang:
             raise CatalogError("'leafgen i18n init' needs --lang LOCALE")
-        return _pybabel(CommandLineInterface(), ["init", "-i", str(pot), "-d", tdir, "-l", lang])
+        code = _pybabel(CommandLineInterface(), ["init", "-i", str(pot), "-d", tdir, "-l", lang])
+        po = catalog_path(project, lang)
+        if code == 0 and po.is_file():  # every new catalog starts on record as unreviewed
+            po.write_text(f"# Medical review: {UNREVIEWED}\n" + po.read_text(encoding="utf-8"), encoding="utf-8")
+        return code
     if action == "update":
         return _pybabel(CommandLineInterface(), ["update", "-i", str(pot), "-d", tdir, "--previous", "--no-wrap"])
     return _pybabel(CommandLineInterface(), ["compile", "-d", tdir, "--statistics"])
