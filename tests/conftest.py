@@ -61,6 +61,19 @@ def pdf_reader(pdf: bytes) -> PdfReader:
     return PdfReader(io.BytesIO(pdf))
 
 
+def edit_catalog(project: Project, lang: str, edit) -> Path:  # noqa: ANN001 - edit(catalog)
+    """Change a copied project's catalog the way a translator's tool would: read, edit, write back."""
+    from babel.messages.pofile import read_po, write_po
+
+    po = project.translations_dir / lang / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as f:
+        catalog = read_po(f)
+    edit(catalog)
+    with po.open("wb") as f:
+        write_po(f, catalog)
+    return po
+
+
 def require(tool: str) -> str:
     """External checkers are installed by .ci/run; missing one is a failure, not a skip."""
     path = shutil.which(tool)

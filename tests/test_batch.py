@@ -8,10 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po, write_po
 
 import leafgen.build as build_mod
-from conftest import LEAFLET, copy_project
+from conftest import LEAFLET, copy_project, edit_catalog
 from leafgen.build import MANIFEST, build, merge_manifests, plan, read_manifest, relative_path, shard
 from leafgen.cli import main
 from leafgen.errors import LeafgenError
@@ -21,15 +20,6 @@ SECOND = "second-leaflet"
 SECOND_TITLE = "Pins and needles in the back, second edition"
 LANGS = ["en", "ar"]
 KINDS = ["handout", "checklist"]
-
-
-def edit_po(project: Project, lang: str, change) -> None:  # noqa: ANN001 - change(catalog)
-    po = project.translations_dir / lang / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as f:
-        catalog = read_po(f)
-    change(catalog)
-    with po.open("wb") as f:
-        write_po(f, catalog)
 
 
 def set_translation(catalog, msgid: str, text: str) -> None:  # noqa: ANN001
@@ -48,7 +38,7 @@ def two_leaflet_project(root: Path) -> Project:
     second = second.replace("title: Pins and needles in the back\n", f"title: {SECOND_TITLE}\n", 1)
     assert second.count(SECOND_TITLE) == 1
     (project.leaflets_dir / f"{SECOND}.yaml").write_text(second, encoding="utf-8")
-    edit_po(project, "ar", lambda c: set_translation(c, SECOND_TITLE, "وخز الإبر في الظهر، الطبعة الثانية"))
+    edit_catalog(project, "ar", lambda c: set_translation(c, SECOND_TITLE, "وخز الإبر في الظهر، الطبعة الثانية"))
     return project
 
 
@@ -136,19 +126,19 @@ TOUCHES = {
         paths(),
     ),
     "catalog entry of one leaflet": (
-        lambda p: edit_po(p, "ar", lambda c: set_translation(c, SECOND_TITLE, "وخز في الظهر (٢)")),
+        lambda p: edit_catalog(p, "ar", lambda c: set_translation(c, SECOND_TITLE, "وخز في الظهر (٢)")),
         paths(leaflets=[SECOND], langs=["ar"]),
     ),
     "catalog entry both leaflets use": (
-        lambda p: edit_po(p, "ar", lambda c: set_translation(c, "Symptoms", "أعراض المرض")),
+        lambda p: edit_catalog(p, "ar", lambda c: set_translation(c, "Symptoms", "أعراض المرض")),
         paths(langs=["ar"]),
     ),
     "catalog entry of the handout template": (
-        lambda p: edit_po(p, "ar", lambda c: set_translation(c, "About this leaflet", "حول هذه النشرة")),
+        lambda p: edit_catalog(p, "ar", lambda c: set_translation(c, "About this leaflet", "حول هذه النشرة")),
         paths(langs=["ar"], kinds=["handout"]),
     ),
     "catalog entry no PDF uses": (
-        lambda p: edit_po(p, "ar", lambda c: set_translation(c, "A sentence no leaflet has", "جملة")),
+        lambda p: edit_catalog(p, "ar", lambda c: set_translation(c, "A sentence no leaflet has", "جملة")),
         set(),
     ),
     "catalog header and layout only": (
@@ -156,7 +146,7 @@ TOUCHES = {
         set(),
     ),
     "another language's catalog": (
-        lambda p: edit_po(p, "zh_Hans", lambda c: set_translation(c, "Symptoms", "症状表现")),
+        lambda p: edit_catalog(p, "zh_Hans", lambda c: set_translation(c, "Symptoms", "症状表现")),
         set(),
     ),
 }
@@ -182,7 +172,7 @@ def test_catalog_edit_reaches_the_rebuilt_pdf(built_copy):
     root, out = built_copy
     rel = f"{SECOND}/ar/{SECOND}-handout-a4.pdf"
     old = read_manifest(out)[rel]["sha256"]
-    edit_po(Project(root), "ar", lambda c: set_translation(c, SECOND_TITLE, "عنوان جديد تماما"))
+    edit_catalog(Project(root), "ar", lambda c: set_translation(c, SECOND_TITLE, "عنوان جديد تماما"))
     run_build(root, out)
     assert read_manifest(out)[rel]["sha256"] != old
 
@@ -235,7 +225,7 @@ def test_manifest_forgets_pdfs_deleted_outside_the_build(built_copy):
 
 def test_fallback_pdf_is_not_kept_silently_once_fallback_is_not_allowed(built_copy):
     root, out = built_copy
-    edit_po(Project(root), "ar", lambda c: set_translation(c, "Symptoms", ""))
+    edit_catalog(Project(root), "ar", lambda c: set_translation(c, "Symptoms", ""))
     summary = run_build(root, out, allow_fallback=True)
     assert built(summary) == paths(langs=["ar"])
     assert all(read_manifest(out)[rel]["fallback"] for rel in paths(langs=["ar"]))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LEAFLET, ROOT
+from conftest import LEAFLET, ROOT, edit_catalog
 from leafgen.build import write_atomic
 from leafgen.cli import main
 
@@ -20,6 +20,10 @@ def run(*argv: str, capsys) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def build_in(project, out: Path, *argv: str, capsys) -> tuple[int, str, str]:
+    return run("build", "--project", str(project.root), "--out", str(out), "--jobs", "1", *argv, capsys=capsys)
 
 
 @pytest.mark.parametrize("command", [[], ["build"], ["list"], ["check"], ["i18n"]])
@@ -37,12 +41,9 @@ def test_python_dash_m_works():
 
 def test_build_writes_pdfs_and_manifest(project, tmp_path, capsys):
     out = tmp_path / "out"
-    code, stdout, err = run(
-        "build",
-        "--project",
-        str(project.root),
-        "--out",
-        str(out),
+    code, stdout, err = build_in(
+        project,
+        out,
         "--lang",
         "en",
         "--paper",
@@ -134,22 +135,15 @@ def test_broken_catalog_names_file_and_line(project, tmp_path, capsys):
 
 def test_missing_glyph_names_character_unit_and_language(project, tmp_path, capsys):
     """A Chinese character in the Polish catalog has no glyph in Noto Sans: refuse, never an empty box."""
-    from babel.messages.pofile import read_po, write_po
 
-    po = project.translations_dir / "pl" / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as f:
-        catalog = read_po(f)
-    catalog["Important"].string = "Ważne 重要"
-    catalog["Important"].flags.discard("fuzzy")
-    with po.open("wb") as f:
-        write_po(f, catalog)
+    def edit(catalog) -> None:  # noqa: ANN001
+        catalog["Important"].string = "Ważne 重要"
+
+    edit_catalog(project, "pl", edit)
     out = tmp_path / "out"
-    code, _, err = run(
-        "build",
-        "--project",
-        str(project.root),
-        "--out",
-        str(out),
+    code, _, err = build_in(
+        project,
+        out,
         "--lang",
         "pl",
         "--kind",
@@ -214,6 +208,7 @@ def test_macro_imported_without_context_is_refused(project, tmp_path, capsys):
     path = project.templates_dir / "handout.xml.j2"
     path.write_text(path.read_text().replace(" with context %}", " %}"))
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout",
-                       capsys=capsys)
+    code, _, err = run(
+        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout", capsys=capsys
+    )
     assert_failed_cleanly(code, err, out, "outside the render context")

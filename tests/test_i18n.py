@@ -6,13 +6,12 @@ import json
 import re
 import subprocess
 from collections import Counter
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 
-from conftest import LEAFLET, ROOT, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require, squash
+from conftest import LEAFLET, ROOT, SHIPPED, edit_catalog, normalise, pdf_reader, pdf_text, rendered, require, squash
 from leafgen import i18n
 from leafgen.cli import main
 from leafgen.jobs import Job
@@ -146,16 +145,6 @@ def test_arabic_checklist_grid_is_mirrored():
 
 
 # --- the gate ---------------------------------------------------------------------------------------------------
-
-
-def edit_catalog(project, lang: str, edit) -> Path:
-    po = project.translations_dir / lang / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as f:
-        catalog = read_po(f)
-    edit(catalog)
-    with po.open("wb") as f:
-        write_po(f, catalog)
-    return po
 
 
 def build(project, tmp_path, *extra: str, capsys) -> tuple[int, str, list[dict]]:
