@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -36,10 +37,18 @@ def checklist_texts() -> list[str]:
     return out
 
 
+def body_text(pdf: bytes) -> str:
+    """The story without running lines, so a paragraph broken across pages reads as one."""
+    pages = [p.extract_text().splitlines() for p in pdf_reader(pdf).pages]
+    running = set.intersection(*(set(lines) for lines in pages)) if len(pages) > 1 else set()
+    page_number = re.compile(r"^Page \d+ of \d+$")
+    return "\n".join(ln for lines in pages for ln in lines if ln not in running and not page_number.match(ln))
+
+
 @pytest.mark.parametrize(("paper", "large"), VARIANTS)
 @pytest.mark.parametrize("kind", ["handout", "checklist"])
 def test_every_text_of_the_leaflet_is_in_the_pdf(kind, paper, large):
-    text = normalise(pdf_text(rendered(Job(LEAFLET, "en", kind, paper, large)).pdf))
+    text = normalise(body_text(rendered(Job(LEAFLET, "en", kind, paper, large)).pdf))
     expected = handout_texts() if kind == "handout" else checklist_texts()
     missing = [t for t in expected if normalise(t) not in text]
     assert not missing
@@ -143,3 +152,13 @@ def test_content_cannot_inject_markup(project):
     path.write_text(path.read_text(encoding="utf-8").replace("heading: Symptoms", f"heading: '{hostile}'"))
     pdf = render(LEAFLET, "en", project=project.root)
     assert normalise(hostile) in normalise(pdf_text(pdf))
+
+
+def test_draft_leaflet_says_so_on_every_page_and_approved_does_not(project):
+    draft = "Draft: not yet approved for use with patients."
+    assert LEAF.document.status == "draft"
+    pages = pdf_reader(rendered(Job(LEAFLET, "en", "handout")).pdf).pages
+    assert all(draft in normalise(p.extract_text()) for p in pages)
+    path = project.leaflet_path(LEAFLET)
+    path.write_text(path.read_text(encoding="utf-8").replace("status: draft", "status: approved"), encoding="utf-8")
+    assert draft not in normalise(pdf_text(render(LEAFLET, "en", project=project.root)))

@@ -302,7 +302,7 @@ def run_pybabel(project: Project, action: str, lang: str | None, out) -> int:  #
             po.write_text(f"# Medical review: {UNREVIEWED}\n" + po.read_text(encoding="utf-8"), encoding="utf-8")
         return code
     if action == "update":
-        return _pybabel(CommandLineInterface(), ["update", "-i", str(pot), "-d", tdir, "--previous", "--no-wrap"])
+        return _pybabel(CommandLineInterface(), ["update", "-i", str(pot), "-d", tdir, "--previous"])
     return _pybabel(CommandLineInterface(), ["compile", "-d", tdir, "--statistics"])
 
 
