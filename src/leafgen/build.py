@@ -552,6 +552,8 @@ def _execute(todo: Iterator[tuple], workers: int, context: tuple) -> Iterator[Ou
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    import leafgen.pipeline  # noqa: F401 - imported once here: forked workers inherit it instead of each paying
+
     queue = chain(first, todo)
     pending: dict = {}
     broken: BaseException | None = None
