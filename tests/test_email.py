@@ -34,7 +34,8 @@ from leafgen import i18n
 from leafgen.build import relative_path
 from leafgen.cli import main
 from leafgen.jobs import Job
-from leafgen.mail import Journal, attachment_filename
+from leafgen.journal import Journal
+from leafgen.message import attachment_filename
 from leafgen.pipeline import render_job
 from leafgen.project import Project
 from leafgen.validate import load_leaflet

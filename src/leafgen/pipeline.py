@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from leafgen import i18n
@@ -57,7 +57,7 @@ def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> R
     xml = render_template(project.templates_dir, template, context, tr)
     tr.gate(job.leaflet, allow_fallback)
     if tr.incomplete:  # allowed fallback: render again with the banner on every page
-        xml = render_template(project.templates_dir, template, {**context, "fallback": True}, replace(tr))
+        xml = render_template(project.templates_dir, template, {**context, "fallback": True}, tr)
     laid = layout(
         xml,
         template=project.templates_dir / template,
