@@ -69,9 +69,7 @@ def test_build_writes_pdfs_and_manifest(project, tmp_path, capsys):
 def test_default_paper_comes_from_clinic_profile(project, tmp_path, capsys):
     project.clinic_path.write_text("name: Riverside Clinic\nphone: 01234 567890\ndefault_paper: letter\n")
     out = tmp_path / "out"
-    code, _, err = run(
-        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout", capsys=capsys
-    )
+    code, _, err = build_in(project, out, "--lang", "en", "--kind", "handout", capsys=capsys)
     assert code == 0, err
     [entry] = json.loads((out / "manifest.json").read_text())["pdfs"]
     assert entry["paper"] == "letter"
@@ -89,7 +87,7 @@ def assert_failed_cleanly(code: int, err: str, out: Path, *needles: str) -> None
 
 def test_unknown_language(project, tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "xx", capsys=capsys)
+    code, _, err = build_in(project, out, "--lang", "xx", capsys=capsys)
     assert_failed_cleanly(code, err, out, "unknown language 'xx'", "translations")
     assert len(err.splitlines()) == 1
 
@@ -106,9 +104,7 @@ def test_broken_template_names_file_and_line(project, tmp_path, capsys):
     lines[5] = "{% for x in %}"
     path.write_text("\n".join(lines))
     out = tmp_path / "out"
-    code, _, err = run(
-        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout", capsys=capsys
-    )
+    code, _, err = build_in(project, out, "--lang", "en", "--kind", "handout", capsys=capsys)
     assert_failed_cleanly(code, err, out, "handout.xml.j2:6: template syntax error")
 
 
@@ -116,9 +112,7 @@ def test_template_emitting_unknown_layout_is_refused(project, tmp_path, capsys):
     path = project.templates_dir / "checklist.xml.j2"
     path.write_text(path.read_text().replace("<fields>", "<blink/><fields>"))
     out = tmp_path / "out"
-    code, _, err = run(
-        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "checklist", capsys=capsys
-    )
+    code, _, err = build_in(project, out, "--lang", "en", "--kind", "checklist", capsys=capsys)
     assert_failed_cleanly(code, err, out, "checklist.xml.j2: unknown layout element <blink>")
 
 
@@ -129,7 +123,7 @@ def test_broken_catalog_names_file_and_line(project, tmp_path, capsys):
     text[n] = "msgid_typo " + text[n][len("msgid ") :]
     po.write_text("\n".join(text) + "\n")
     out = tmp_path / "out"
-    code, _, err = run("build", "--project", str(project.root), "--out", str(out), "--lang", "fr", capsys=capsys)
+    code, _, err = build_in(project, out, "--lang", "fr", capsys=capsys)
     assert_failed_cleanly(code, err, out, f"messages.po:{n + 1}: broken catalog")
 
 
@@ -208,7 +202,5 @@ def test_macro_imported_without_context_is_refused(project, tmp_path, capsys):
     path = project.templates_dir / "handout.xml.j2"
     path.write_text(path.read_text().replace(" with context %}", " %}"))
     out = tmp_path / "out"
-    code, _, err = run(
-        "build", "--project", str(project.root), "--out", str(out), "--lang", "en", "--kind", "handout", capsys=capsys
-    )
+    code, _, err = build_in(project, out, "--lang", "en", "--kind", "handout", capsys=capsys)
     assert_failed_cleanly(code, err, out, "outside the render context")
