@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from leafgen.jobs import Job
-from leafgen.pipeline import Rendered, render_job
 from leafgen.project import Project
+from leafgen.render.job import Job
+from leafgen.render.pipeline import Rendered, render_job
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = Project(ROOT)

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
-import leafgen.build as build_mod
+import leafgen.build.executor as build_mod
+import leafgen.build.fingerprint as fingerprint_mod
+import leafgen.render.pipeline
 from conftest import LEAFLET, copy_project, edit_catalog
-from leafgen.build import MANIFEST, build, merge_manifests, plan, read_manifest, relative_path, shard
+from leafgen.build.executor import build
+from leafgen.build.manifest import MANIFEST, merge_manifests, read_manifest
+from leafgen.build.plan import plan, relative_path, shard
 from leafgen.cli import main
+from leafgen.content.model import units
+from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import LeafgenError
 from leafgen.project import Project
 
@@ -94,12 +100,11 @@ def append(path: Path, text: str) -> None:
 
 def test_nothing_changed_renders_nothing(built_copy, monkeypatch):
     """A moved project (this is a copy) with untouched inputs is up to date; nothing is even rendered."""
-    import leafgen.pipeline
 
     def no_render(*a, **k):  # noqa: ANN002, ANN003
         raise AssertionError("rendered although nothing changed")
 
-    monkeypatch.setattr(leafgen.pipeline, "render_job", no_render)
+    monkeypatch.setattr(build_mod, "render_job", no_render)
     root, out = built_copy
     summary = run_build(root, out)
     assert summary.count("skipped") == 8 and summary.ok
@@ -179,12 +184,12 @@ def test_catalog_edit_reaches_the_rebuilt_pdf(built_copy):
 
 def test_font_change_rebuilds_only_the_languages_that_use_it(built_copy, monkeypatch, tmp_path):
     root, out = built_copy
-    real = build_mod._font_files
+    real = fingerprint_mod._font_files
     copies = tmp_path / "fonts"
     copies.mkdir()
     for p in real("ar"):
         shutil.copy(p, copies / p.name)
-    monkeypatch.setattr(build_mod, "_font_files", lambda lang: tuple(copies / p.name for p in real(lang)))
+    monkeypatch.setattr(fingerprint_mod, "_font_files", lambda lang: tuple(copies / p.name for p in real(lang)))
     assert run_build(root, out).count("skipped") == 8  # same bytes, same fingerprint
     ar_only = next(p for p in real("ar") if "Arabic" in p.name)
     with (copies / ar_only.name).open("ab") as f:
@@ -236,14 +241,13 @@ def test_fallback_pdf_is_not_kept_silently_once_fallback_is_not_allowed(built_co
 
 def test_yaml_strings_cover_every_translatable_unit(project):
     """The fingerprint reads leaflet strings straight from YAML; they must include every unit the render uses."""
-    from leafgen.model import units
-    from leafgen.validate import load_disclaimer, load_leaflet
-
     path = project.leaflet_path(LEAFLET)
-    strings = set(build_mod._yaml_strings(path))
-    assert {build_mod._h(u.text) for u in units(load_leaflet(path)[0])} <= strings
+    strings = set(fingerprint_mod._yaml_strings(path))
+    assert {fingerprint_mod._h(u.text) for u in units(load_leaflet(path)[0])} <= strings
     d = load_disclaimer(project.disclaimer_path)
-    assert {build_mod._h(d.heading), build_mod._h(d.text)} <= set(build_mod._yaml_strings(project.disclaimer_path))
+    assert {fingerprint_mod._h(d.heading), fingerprint_mod._h(d.text)} <= set(
+        fingerprint_mod._yaml_strings(project.disclaimer_path)
+    )
 
 
 # --- parallel, shards, merge -------------------------------------------------------------------------------------
@@ -340,20 +344,18 @@ def test_failing_leaflet_leaves_the_others_and_the_manifest_right(built_copy, wo
 
 
 def test_failing_language_and_unexpected_errors_do_not_stop_the_rest(tmp_path, monkeypatch, capsys):
-    import leafgen.pipeline
-
     root = tmp_path / "project"
     project = two_leaflet_project(root)
     po = project.translations_dir / "ar" / "LC_MESSAGES" / "messages.po"
     po.write_text(po.read_text(encoding="utf-8").replace('msgid "Symptoms"', 'msgid_typo "Symptoms"', 1))
-    real = leafgen.pipeline.render_job
+    real = leafgen.render.pipeline.render_job
 
     def flaky(project, job, **kw):  # noqa: ANN001, ANN003
         if job.leaflet == SECOND and job.lang == "en" and job.kind == "checklist":
             raise RuntimeError("simulated crash")
         return real(project, job, **kw)
 
-    monkeypatch.setattr(leafgen.pipeline, "render_job", flaky)
+    monkeypatch.setattr(build_mod, "render_job", flaky)
     out = tmp_path / "out"
     code = main(["build", "--project", str(root), "--out", str(out), "--lang", "en,ar", "--paper", "a4", "--jobs", "2"])
     stdout, err = capsys.readouterr()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import LEAFLET, ROOT, edit_catalog
-from leafgen.build import write_atomic
 from leafgen.cli import main
+from leafgen.project import write_atomic
 
 
 def run(*argv: str, capsys) -> tuple[int, str, str]:
@@ -152,7 +152,7 @@ def test_missing_font_file_is_an_error(project, tmp_path):
     """A fresh process (fonts register once per process) whose font folder lacks the Arabic face."""
     out = tmp_path / "out"
     script = (
-        "import sys; from pathlib import Path; import leafgen.scripts as s; s.FONT_DIR = Path(sys.argv[1]);"
+        "import sys; from pathlib import Path; import leafgen.text.scripts as s; s.FONT_DIR = Path(sys.argv[1]);"
         "from leafgen.cli import main;"
         "sys.exit(main(['build', '--project', sys.argv[2], '--out', sys.argv[3], '--lang', 'ar', '--jobs', '1']))"
     )

@@ -10,9 +10,10 @@ import pytest
 
 from conftest import DATA, LEAFLET, SHIPPED
 from leafgen.cli import main
+from leafgen.content.model import Bullets, units
+from leafgen.content.readability import GRADE_CEILING, reading_level
+from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import ErrorList, LeafgenError
-from leafgen.model import Bullets, units
-from leafgen.validate import GRADE_CEILING, load_disclaimer, load_leaflet, reading_level
 
 
 def shipped():

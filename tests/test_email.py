@@ -30,15 +30,17 @@ from markupsafe import escape
 
 from conftest import LEAFLET, copy_project
 from email_server import Handler, authenticator, start
-from leafgen import i18n
-from leafgen.build import relative_path
+from leafgen.build.plan import relative_path
 from leafgen.cli import main
-from leafgen.jobs import Job
-from leafgen.journal import Journal
-from leafgen.message import attachment_filename
-from leafgen.pipeline import render_job
+from leafgen.content.schema import load_leaflet
+from leafgen.i18n import catalogs as i18n
+from leafgen.i18n.extract import expected_units
+from leafgen.i18n.status import status
+from leafgen.mail.journal import Journal
+from leafgen.mail.message import attachment_filename
 from leafgen.project import Project
-from leafgen.validate import load_leaflet
+from leafgen.render.job import Job
+from leafgen.render.pipeline import render_job
 
 SENDER = "Riverside Clinic <leaflets@riverside.example>"
 RTL = "ar"
@@ -69,9 +71,9 @@ def proj(tmp_path_factory: pytest.TempPathFactory) -> Project:
         "name: Riverside Clinic\nphone: 01234 567890\nemail: info@riverside.example\ndefault_paper: a4\n"
     )
     _write_catalog(i18n.catalog_path(project, "de"), Catalog(locale="de"))
-    assert not i18n.status(project, "de").complete
+    assert not status(project, "de").complete
     for lang in (RTL, CJK):
-        assert i18n.status(project, lang).complete, f"the shipped {lang} catalog is incomplete: leafgen i18n status"
+        assert status(project, lang).complete, f"the shipped {lang} catalog is incomplete: leafgen i18n status"
     return project
 
 
@@ -475,7 +477,7 @@ def test_every_bad_row_is_reported_before_anything_is_sent(proj, smtp, tmp_path,
 def test_line_break_smuggled_into_the_subject_by_a_catalog_fails_that_row(project, smtp, tmp_path, capsys):
     subject = "%(title)s: information from %(clinic)s"
     arabic = Catalog(locale=RTL)
-    for msgid in i18n.expected_units(project):
+    for msgid in expected_units(project):
         arabic.add(msgid, f"{MARK} {msgid}" + ("\nBcc: victim@example.net" if msgid == subject else ""))
     _write_catalog(i18n.catalog_path(project, RTL), arabic)
     code, out, err = leafgen_email(project, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", RTL,

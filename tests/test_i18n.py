@@ -12,10 +12,13 @@ import pytest
 from babel.messages.pofile import read_po
 
 from conftest import LEAFLET, ROOT, SHIPPED, edit_catalog, normalise, pdf_reader, pdf_text, rendered, require, squash
-from leafgen import i18n
 from leafgen.cli import main
-from leafgen.jobs import Job
-from leafgen.validate import load_disclaimer, load_leaflet
+from leafgen.content.schema import load_disclaimer, load_leaflet
+from leafgen.i18n import catalogs as i18n
+from leafgen.i18n.extract import expected_units
+from leafgen.i18n.locales import bcp47
+from leafgen.i18n.status import check_catalog, status
+from leafgen.render.job import Job
 
 LANGS = SHIPPED.languages()[1:]
 LEAF = load_leaflet(SHIPPED.leaflet_path(LEAFLET))[0]
@@ -68,7 +71,7 @@ def test_translated_title_headings_and_disclaimer_on_the_page(lang, kind):
     assert not missing
     assert not r.fallback
     reader = pdf_reader(r.pdf)
-    assert reader.trailer["/Root"]["/Lang"] == i18n.bcp47(lang)
+    assert reader.trailer["/Root"]["/Lang"] == bcp47(lang)
     title = translated(lang, LEAF.checklist.title if kind == "checklist" else LEAF.title)
     assert normalise(reader.metadata.title).startswith(normalise(title))
 
@@ -228,7 +231,7 @@ def test_catalog_passes_msgfmt_and_babel_checks(lang):
     po = i18n.catalog_path(SHIPPED, lang)
     result = subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(po)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    i18n.check_catalog(SHIPPED, lang)  # Babel's checks and the placeholder rule raise on any problem
+    check_catalog(SHIPPED, lang)  # Babel's checks and the placeholder rule raise on any problem
 
 
 def test_pybabel_extract_round_trip_covers_every_unit(tmp_path):
@@ -239,7 +242,7 @@ def test_pybabel_extract_round_trip_covers_every_unit(tmp_path):
     assert result.returncode == 0, result.stderr
     with pot.open("rb") as f:
         ids = {m.id for m in read_po(f) if m.id}
-    expected = i18n.expected_units(SHIPPED)
+    expected = expected_units(SHIPPED)
     assert set(expected) <= ids, set(expected) - ids
     with pot.open("rb") as f:
         comments = {m.id: m.auto_comments for m in read_po(f) if m.id}
@@ -267,6 +270,6 @@ def _bullets() -> list[str]:
 def test_new_catalog_starts_unreviewed_and_incomplete(project, capsys):
     assert main(["i18n", "extract", "--project", str(project.root)]) == 0
     assert main(["i18n", "init", "--lang", "de", "--project", str(project.root)]) == 0
-    st = i18n.status(project, "de")
+    st = status(project, "de")
     assert st.review == i18n.UNREVIEWED and not st.complete and st.translated == 0
-    assert len(st.gaps) == st.untranslated == len(i18n.expected_units(project))
+    assert len(st.gaps) == st.untranslated == len(expected_units(project))

@@ -10,9 +10,9 @@ from pypdf.generic import ContentStream
 
 from conftest import LEAFLET, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require
 from leafgen import render
-from leafgen.jobs import Job
-from leafgen.model import Bullets
-from leafgen.validate import load_disclaimer, load_leaflet
+from leafgen.content.model import Bullets
+from leafgen.content.schema import load_disclaimer, load_leaflet
+from leafgen.render.job import Job
 
 LEAF = load_leaflet(SHIPPED.leaflet_path(LEAFLET))[0]
 DISCLAIMER = load_disclaimer(SHIPPED.disclaimer_path)

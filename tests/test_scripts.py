@@ -17,17 +17,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer
 
-from leafgen import scripts
 from leafgen.errors import LeafgenError
-from leafgen.scripts import (
-    RTLParagraph,
-    Script,
-    mirror,
-    missing_glyphs,
-    paragraph,
-    script_for,
-    shape_rtl,
-)
+from leafgen.text import scripts
+from leafgen.text.paragraph import paragraph
+from leafgen.text.rtl import RTLParagraph, shape_rtl
+from leafgen.text.scripts import Script, missing_glyphs, script_for
 
 VIETNAMESE = "Tiếng Việt: người bệnh được uống thuốc sau bữa ăn, mỗi ngày hai lần; ữ ỹ ặ đ Đ."
 UKRAINIAN = "Українська: приймайте ліки з їжею; ґудзик, є, ї, Ї, Є, Ґ — «лікар»."
@@ -160,17 +154,6 @@ def test_missing_font_file_is_a_leafgen_error(tmp_path, monkeypatch):
     with pytest.raises(LeafgenError) as info:
         scripts._register_font("NotoSans")
     assert str(tmp_path / "NotoSans-Regular.ttf") in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("align", "expected_rtl"),
-    [("left", "right"), ("right", "left"), ("LEFT", "RIGHT"), ("Right", "Left"),
-     ("center", "center"), ("justify", "justify")],
-)
-def test_mirror(align, expected_rtl):
-    assert mirror(align, script_for("ar")) == expected_rtl
-    assert mirror(align, script_for("en")) == align
-    assert mirror(align, script_for("zh")) == align
 
 
 # ----------------------------------------------------------------------------- glyph checks

@@ -10,6 +10,6 @@ __all__ = ["__version__", "render"]
 
 def render(*args: Any, **kwargs: Any) -> bytes:
     """The PDF bytes of one leaflet (see leafgen.pipeline.render); imported lazily to keep `--help` fast."""
-    from leafgen.pipeline import render as _render
+    from leafgen.render.pipeline import render as _render
 
     return _render(*args, **kwargs)

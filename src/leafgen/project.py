@@ -1,29 +1,17 @@
-"""Locate a leafgen project's folders and read its clinic profile and theme."""
+"""Locate a leafgen project's folders and write files into them atomically."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from leafgen.errors import SourceError
-from leafgen.sources import LDict, load_yaml
 
 SOURCE_LANG = "en"
 PAPERS = ("a4", "letter")
 KINDS = ("handout", "checklist")
-
-# Neutral defaults: a clinic that has not written clinic.yaml still gets a sensible header.
-CLINIC_DEFAULTS: dict[str, str] = {
-    "name": "Your clinic",
-    "phone": "",
-    "email": "",
-    "website": "",
-    "address": "",
-    "default_paper": "a4",
-}
-
 
 @dataclass(frozen=True)
 class Project:
@@ -71,30 +59,6 @@ class Project:
         found = sorted(p.parent.parent.name for p in self.translations_dir.glob("*/LC_MESSAGES/messages.po"))
         return [SOURCE_LANG] + [lang for lang in found if lang != SOURCE_LANG]
 
-    @cached_property
-    def clinic(self) -> dict[str, str]:
-        data = load_yaml(self.clinic_path) if self.clinic_path.is_file() else LDict()
-        if not isinstance(data, dict):
-            raise SourceError("clinic profile must be a mapping", self.clinic_path, 1)
-        for key in data:
-            if key not in CLINIC_DEFAULTS:
-                raise SourceError(
-                    f"unknown key {key!r} (allowed: {', '.join(CLINIC_DEFAULTS)})",
-                    self.clinic_path,
-                    data.key_lines[key],
-                )
-        clinic = {**CLINIC_DEFAULTS, **{k: str(v) for k, v in data.items() if v is not None}}
-        if clinic["default_paper"] not in PAPERS:
-            raise SourceError(f"default_paper must be one of {', '.join(PAPERS)}", self.clinic_path)
-        return clinic
-
-    @cached_property
-    def theme(self) -> dict[str, Any]:
-        data = load_yaml(self.theme_path)
-        if not isinstance(data, dict) or not {"standard", "large"} <= data.keys():
-            raise SourceError("theme must define 'standard' and 'large' print settings", self.theme_path, 1)
-        return data
-
 
 def find_project(root: str | Path | None) -> Project:
     """The given folder, else the current one, else the content shipped beside the package."""
@@ -109,3 +73,16 @@ def find_project(root: str | Path | None) -> Project:
     raise SourceError(
         "no leafgen project here: pass --project DIR (a folder with leaflets/ and templates/)", Path.cwd()
     )
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file beside the target, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

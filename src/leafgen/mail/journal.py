@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from leafgen.errors import MailError
-from leafgen.recipients import (
-    Recipient,
-)
+from leafgen.mail.recipients import Recipient
 
 JOURNAL = "journal.sqlite"
 

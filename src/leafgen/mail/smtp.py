@@ -17,11 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from leafgen.errors import MailError
-from leafgen.recipients import (
-    CONTROL,
-    check_address,
-    check_name,
-)
+from leafgen.mail.addresses import CONTROL, check_address, check_name
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import TextIO
 
 KINDS = ("handout", "checklist")
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     from leafgen.errors import LeafgenError
 
     try:
-        from leafgen.commands import COMMANDS
+        from leafgen.cli.commands import COMMANDS
 
         return COMMANDS[args.command](args, out, err)
     except LeafgenError as e:
@@ -199,7 +198,3 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         # As the Python docs advise: point stdout at devnull so the flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-
-
-def project_arg(args: argparse.Namespace) -> Path | None:
-    return Path(args.project) if args.project else None

@@ -10,13 +10,18 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from leafgen import i18n
+from leafgen.content.profile import clinic
+from leafgen.content.schema import load_leaflet
 from leafgen.errors import LeafgenError, MailError
+from leafgen.i18n.catalogs import translator
+from leafgen.i18n.locales import bcp47
+from leafgen.mail.addresses import CONTROL
+from leafgen.mail.recipients import Recipient
 from leafgen.project import Project
-from leafgen.recipients import (
-    CONTROL,
-    Recipient,
-)
+from leafgen.render.job import Job
+from leafgen.render.pipeline import render_job
+from leafgen.render.templating import render_template
+from leafgen.text.scripts import script_for
 
 # Lines of CRLF as SMTP wants them, and 7-bit bodies (quoted-printable or base64, whichever is shorter) so the
 # message never depends on the server's 8BITMIME; non-ASCII headers become RFC 2047 encoded words.
@@ -50,8 +55,6 @@ class Composer:
         self._renders: dict[Any, Any] = {}
 
     def jobs(self, r: Recipient) -> list[Any]:
-        from leafgen.jobs import Job
-
         return [
             Job(leaflet, r.lang, kind, r.paper, r.large_print, fillable=kind == "checklist")
             for leaflet in r.leaflets
@@ -59,8 +62,6 @@ class Composer:
         ]
 
     def _render(self, job: Any) -> Any:
-        from leafgen.pipeline import render_job
-
         if job not in self._renders:
             try:
                 self._renders[job] = render_job(self.project, job)  # never a fallback: gaps are refused
@@ -72,10 +73,8 @@ class Composer:
         return found
 
     def attachments(self, r: Recipient) -> list[Attachment]:
-        from leafgen.validate import load_leaflet
-
         out: list[Attachment] = []
-        tr = i18n.translator(self.project, r.lang)
+        tr = translator(self.project, r.lang)
         for job in self.jobs(r):
             rendered = self._render(job)
             title = rendered.title
@@ -93,18 +92,15 @@ class Composer:
 
     def message(self, r: Recipient, message_id: str) -> EmailMessage:
         """The whole message, or a LeafgenError (an untranslated string, a broken template) and nothing sent."""
-        from leafgen.scripts import script_for
-        from leafgen.templating import render_template
-
         attachments = self.attachments(r)
-        tr = i18n.translator(self.project, r.lang)
+        tr = translator(self.project, r.lang)
         context: dict[str, Any] = {
             "title": ", ".join(dict.fromkeys(a.leaflet_title for a in attachments)),
-            "clinic": self.project.clinic,
+            "clinic": clinic(self.project),
             "name": r.name,
             "attachments": [a.title for a in attachments],
             "fillable": "checklist" in r.kinds,
-            "lang_tag": i18n.bcp47(r.lang),
+            "lang_tag": bcp47(r.lang),
             "direction": "rtl" if script_for(r.lang).rtl else "ltr",
         }
         tdir = self.project.templates_dir
@@ -130,7 +126,7 @@ class Composer:
         for a in attachments:
             msg.add_attachment(a.pdf, maintype="application", subtype="pdf", filename=a.filename)
         # Last: set_content() and add_attachment() move Content-* headers down into the parts they create.
-        msg["Content-Language"] = i18n.bcp47(r.lang)
+        msg["Content-Language"] = bcp47(r.lang)
         return msg
 
 

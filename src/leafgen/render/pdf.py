@@ -9,9 +9,10 @@ from typing import Any
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
 
-from leafgen import scripts
-from leafgen.i18n import bcp47
-from leafgen.layout import Layout
+from leafgen.i18n.locales import bcp47
+from leafgen.render.layout import Layout
+from leafgen.text.paragraph import paragraph
+from leafgen.text.scripts import escape
 
 GAP = 0.6  # space between running elements and the story, in running-font sizes
 
@@ -86,7 +87,7 @@ class Running:
 
 def _para(layout: Layout, text: str) -> Flowable:
     """A running line is a Paragraph too, so right-to-left order and font fallback apply."""
-    return scripts.paragraph(scripts.escape(text), layout.styles["running"], layout.script)
+    return paragraph(escape(text), layout.styles["running"], layout.script)
 
 
 def _pad(layout: Layout) -> float:

@@ -16,9 +16,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, KeepTogether, ListFlowable, ListItem, Spacer, Table, TableStyle
 
-from leafgen import scripts
 from leafgen.errors import FontError, TemplateError
-from leafgen.scripts import Script
+from leafgen.text.paragraph import paragraph
+from leafgen.text.rtl import shape_rtl
+from leafgen.text.scripts import Script, escape, missing_glyphs, script_for
 
 PAGE_SIZES = {"a4": A4, "letter": LETTER}
 MEASURE_SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
@@ -111,7 +112,7 @@ def _theme_key(theme: dict[str, Any], large_print: bool) -> tuple:
 
 def _inline(el: ET.Element) -> tuple[str, str]:
     """(ReportLab markup, plain text) of an element: all text escaped, only <b> and <br/> kept as markup."""
-    markup, plain = [scripts.escape(el.text or "")], [el.text or ""]
+    markup, plain = [escape(el.text or "")], [el.text or ""]
     for child in el:
         if child.tag == "b":
             m, p = _inline(child)
@@ -122,7 +123,7 @@ def _inline(el: ET.Element) -> tuple[str, str]:
             plain.append("\n")
         else:
             raise TemplateError(f"<{child.tag}> is not allowed inside <{el.tag}> (only <b> and <br/>)")
-        markup.append(scripts.escape(child.tail or ""))
+        markup.append(escape(child.tail or ""))
         plain.append(child.tail or "")
     return " ".join("".join(markup).split()), " ".join("".join(plain).split())
 
@@ -146,8 +147,8 @@ class _Builder:
 
     def check(self, plain: str) -> None:
         """A character with no glyph would print as an empty box: refuse, naming it."""
-        drawn = scripts.shape_rtl(plain) if self.script.rtl else plain
-        missing = scripts.missing_glyphs(drawn, self.script.regular)
+        drawn = shape_rtl(plain) if self.script.rtl else plain
+        missing = missing_glyphs(drawn, self.script.regular)
         if missing:
             ch = missing[0]
             raise FontError(
@@ -159,11 +160,11 @@ class _Builder:
     def para(self, el: ET.Element, style: str) -> Flowable:
         markup, plain = _inline(el)
         self.check(plain)
-        return scripts.paragraph(markup, self.styles[style], self.script)
+        return paragraph(markup, self.styles[style], self.script)
 
     def text(self, value: str, style: str) -> Flowable:
         self.check(value)
-        return scripts.paragraph(scripts.escape(value), self.styles[style], self.script)
+        return paragraph(escape(value), self.styles[style], self.script)
 
     def children(self, el: ET.Element) -> list[Flowable]:
         out: list[Flowable] = []
@@ -199,7 +200,7 @@ class _Builder:
             items,
             bulletType="bullet",
             start="\u2022",
-            bulletFontName=scripts.script_for("en").regular,  # the Arabic and CJK faces have no U+2022
+            bulletFontName=script_for("en").regular,  # the Arabic and CJK faces have no U+2022
             bulletFontSize=st.fontSize,
             leftIndent=st.fontSize * 1.3,
             rightIndent=st.fontSize * 1.3 if self.script.rtl else 0,
@@ -331,7 +332,7 @@ def layout(
         raise TemplateError(f"template produced malformed layout XML: {e}", template, e.position[0]) from None
     if root.tag != "document":
         raise TemplateError(f"layout must start with <document>, not <{root.tag}>", template)
-    script = scripts.script_for(lang)
+    script = script_for(lang)
     key = _theme_key(theme, large_print)
     t = dict(key)
     styles = _styles(key, script)
@@ -343,7 +344,7 @@ def layout(
         width = full
     else:  # centre a column of about `measure` characters: 60-70 a line reads best
         # Measured in the Latin face for every language, so a leaflet's column is the same in all of them.
-        sample = stringWidth(MEASURE_SAMPLE, scripts.script_for("en").regular, t["body_size"])
+        sample = stringWidth(MEASURE_SAMPLE, script_for("en").regular, t["body_size"])
         width = min(full, t["measure"] * sample / len(MEASURE_SAMPLE))
     builder = _Builder(script, styles, colours, t, lang, origin, fillable, width)
     story: list[Flowable] = []

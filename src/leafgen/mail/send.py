@@ -25,18 +25,17 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, TextIO
 
-from leafgen.build import write_atomic
+from leafgen.content.profile import clinic
 from leafgen.errors import ErrorList, LeafgenError, MailError, TranslationError
-from leafgen.journal import AT_MOST_ONCE, JOURNAL, Journal
-from leafgen.message import DRY_RUN_SENDER, Composer, new_message_id
-from leafgen.project import Project
-from leafgen.recipients import (
+from leafgen.mail.journal import AT_MOST_ONCE, JOURNAL, Journal
+from leafgen.mail.message import DRY_RUN_SENDER, Composer, new_message_id
+from leafgen.mail.recipients import (
     Recipient,
     check_name,
     read_csv,
     single,
 )
-from leafgen.smtp import (
+from leafgen.mail.smtp import (
     Mailer,
     Permanent,
     SmtpConfig,
@@ -45,6 +44,7 @@ from leafgen.smtp import (
     load_config,
     parse_sender,
 )
+from leafgen.project import Project, write_atomic
 
 # --- running a batch -----------------------------------------------------------------------------------------
 
@@ -289,15 +289,16 @@ def command(args: argparse.Namespace, project: Project | None, out: TextIO, err:
             raise MailError("--name, --leaflet and --lang go with --to; a recipients list gives them per row")
         recipients = read_csv(project, Path(args.recipients), args.kind, args.paper, args.large_print)
 
+    profile = clinic(project)
     cfg = load_config(Path(args.smtp_config) if args.smtp_config else None, os.environ)
     if args.send:
         cfg.check()
     if cfg.sender:
-        sender = parse_sender(cfg.sender, project.clinic["name"], cfg.where("from"))
-    elif project.clinic.get("email"):  # a dry run needs no server: the clinic's own address will do
-        sender = parse_sender(project.clinic["email"], project.clinic["name"], str(project.clinic_path))
+        sender = parse_sender(cfg.sender, profile["name"], cfg.where("from"))
+    elif profile.get("email"):  # a dry run needs no server: the clinic's own address will do
+        sender = parse_sender(profile["email"], profile["name"], str(project.clinic_path))
     else:  # or a placeholder that can never be delivered
-        sender = Address(check_name(project.clinic["name"], "clinic name"), addr_spec=DRY_RUN_SENDER)
+        sender = Address(check_name(profile["name"], "clinic name"), addr_spec=DRY_RUN_SENDER)
 
     composer = Composer(project, sender)
     bar = _progress(len(recipients), err) if args.recipients else None

@@ -10,7 +10,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from leafgen.errors import TemplateError
-from leafgen.i18n import Translator
+from leafgen.i18n.catalogs import Translator
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -88,3 +88,13 @@ def _template_line(exc: BaseException, name: str) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def check_templates(templates_dir: Path) -> None:
+    """Compile every template so a syntax error shows up in `leafgen check`, not mid-build."""
+    env = environment(templates_dir)
+    for path in sorted(templates_dir.glob("*.j2")):
+        try:
+            env.get_template(path.name)
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateError(f"template syntax error: {e.message}", path, e.lineno) from None

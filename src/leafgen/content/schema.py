@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leafgen.errors import ErrorList, SourceError
-from leafgen.model import (
+from leafgen.content.model import (
     Bullets,
     Checklist,
     ChecklistItem,
@@ -19,11 +18,11 @@ from leafgen.model import (
     Paragraph,
     Section,
 )
-from leafgen.sources import LDict, load_yaml
+from leafgen.content.sources import LDict, load_yaml
+from leafgen.errors import ErrorList, SourceError
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 STATUSES = ("draft", "approved")
-GRADE_CEILING = 8.0  # NIH: patient material at or below 8th-grade reading level
 
 
 @dataclass
@@ -222,13 +221,3 @@ def load_disclaimer(path: Path) -> Disclaimer:
     if c.errors:
         raise ErrorList(c.errors)
     return d
-
-
-def reading_level(leaflet: Leaflet) -> tuple[float, float]:
-    """Flesch-Kincaid grade and reading ease of the patient-facing prose."""
-    import textstat  # slow import; only `leafgen check` needs it
-
-    from leafgen.model import units
-
-    text = " ".join(u.text.rstrip(".") + "." for u in units(leaflet))
-    return textstat.flesch_kincaid_grade(text), textstat.flesch_reading_ease(text)

@@ -15,15 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from leafgen.content.profile import clinic
 from leafgen.errors import ErrorList, LeafgenError, MailError
+from leafgen.mail.addresses import check_address, check_name
 from leafgen.project import KINDS, PAPERS, Project
 
 COLUMNS = ("email", "name", "lang", "leaflet", "kind", "paper", "large_print")
 REQUIRED = ("email", "lang", "leaflet")
 LIST_SPLIT = re.compile(r"[;,\s]+")
-# CR and LF end a header line; the other C0 controls and DEL have no business in a name either (a tab is
-# just white space, folded into a space).
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029\x85]")
 TRUE = {"1", "yes", "y", "true", "x"}
 FALSE = {"", "0", "no", "n", "false"}
 
@@ -55,34 +54,6 @@ class Recipient:
     @property
     def where(self) -> str:
         return f"{self.source}:{self.row}" if self.row else self.source
-
-
-def check_address(value: str) -> str:
-    """The normalised ASCII form of an address, or a MailError whose message does not repeat the address."""
-    from email_validator import EmailNotValidError, validate_email
-
-    value = value.strip()
-    if not value:
-        raise MailError("no email address")
-    if CONTROL.search(value):
-        raise MailError("malformed email address: it contains a line break or control character")
-    try:
-        # Syntax only: looking up the domain would make a dry run depend on the network and leak the list to DNS.
-        # allow_smtputf8=False: a non-ASCII mailbox name needs SMTPUTF8 end to end, which most servers lack.
-        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as e:
-        # The library quotes the offending part of the address: keep the reason, drop the patient's data.
-        reason = re.sub(r"'[^']*'", "'…'", str(e))
-        raise MailError(f"malformed email address: {reason}") from None
-    return result.ascii_email or result.normalized
-
-
-def check_name(value: str, what: str = "name") -> str:
-    """A display name is data: one line, no control characters."""
-    if CONTROL.search(value):
-        kind = "a line break (CR/LF)" if re.search(r"[\r\n\u2028\u2029\x85]", value) else "a control character"
-        raise MailError(f"{what} contains {kind}; names are data and can never start a new mail header")
-    return " ".join(value.split())
 
 
 def split_list(value: str) -> list[str]:
@@ -138,7 +109,7 @@ def single(
         raise MailError(f"--to: {e.message}") from None
     clean_name = check_name(name or "", "--name")
     kinds = list(dict.fromkeys(kinds or KINDS))
-    paper = paper or project.clinic["default_paper"]
+    paper = paper or clinic(project)["default_paper"]
     _check_choices(Choices.of(project), leaflets, lang, kinds, paper)
     return Recipient(email, clean_name, lang, tuple(leaflets), tuple(kinds), paper, large_print)
 
@@ -192,7 +163,7 @@ def read_csv(
 
     recipients: list[Recipient] = []
     seen: dict[str, int] = {}
-    default_paper = paper or project.clinic["default_paper"]
+    default_paper = paper or clinic(project)["default_paper"]
     choices = Choices.of(project)
     # Rows are numbered as a spreadsheet shows them (header = row 1), so a quoted cell that spans
     # lines still counts as one row.

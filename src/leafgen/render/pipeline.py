@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from leafgen import i18n
-from leafgen.jobs import Job, check_job
-from leafgen.layout import layout
-from leafgen.model import Disclaimer, Leaflet, map_text, units
-from leafgen.pdf import write_pdf
+from leafgen.content.model import Disclaimer, Leaflet, map_text, units
+from leafgen.content.profile import clinic, theme
+from leafgen.content.schema import load_disclaimer, load_leaflet
+from leafgen.i18n.catalogs import Translator, translator
+from leafgen.i18n.locales import format_date
 from leafgen.project import Project, find_project
-from leafgen.templating import render_template
-from leafgen.validate import load_disclaimer, load_leaflet
+from leafgen.render.job import Job, check_job
+from leafgen.render.layout import layout
+from leafgen.render.pdf import write_pdf
+from leafgen.render.templating import render_template
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Rendered:
     fallback: bool  # some units are in English, and every page says so
 
 
-def translate(leaflet: Leaflet, disclaimer: Disclaimer, tr: i18n.Translator) -> tuple[Leaflet, Disclaimer]:
+def translate(leaflet: Leaflet, disclaimer: Disclaimer, tr: Translator) -> tuple[Leaflet, Disclaimer]:
     """The leaflet and disclaimer in tr's language; gaps are recorded in tr, not hidden."""
     if tr.catalog is None:
         return leaflet, disclaimer
@@ -39,16 +41,16 @@ def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> R
     check_job(job)
     leaflet, _warnings = load_leaflet(project.leaflet_path(job.leaflet))
     disclaimer = load_disclaimer(project.disclaimer_path)
-    tr = i18n.translator(project, job.lang)
+    tr = translator(project, job.lang)
     t_leaflet, t_disclaimer = translate(leaflet, disclaimer, tr)
     template = f"{job.kind}.xml.j2"
     context = {
         "leaflet": t_leaflet,
         "disclaimer": t_disclaimer,
-        "clinic": project.clinic,
+        "clinic": clinic(project),
         "lang": job.lang,
-        "published": i18n.format_date(leaflet.document.published, job.lang),
-        "review": i18n.format_date(leaflet.document.review, job.lang),
+        "published": format_date(leaflet.document.published, job.lang),
+        "review": format_date(leaflet.document.review, job.lang),
         "large_print": job.large_print,
         "paper": job.paper,
         "fillable": job.fillable,
@@ -61,7 +63,7 @@ def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> R
     laid = layout(
         xml,
         template=project.templates_dir / template,
-        theme=project.theme,
+        theme=theme(project),
         lang=job.lang,
         paper=job.paper,
         large_print=job.large_print,

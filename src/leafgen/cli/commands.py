@@ -6,11 +6,19 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from leafgen import i18n
-from leafgen.build import Outcome, build, plan, shard
+from leafgen.build.executor import Outcome, build
+from leafgen.build.manifest import manifest_file, merge_manifests, write_manifest
+from leafgen.build.plan import plan, shard
+from leafgen.content.profile import clinic, theme
+from leafgen.content.readability import GRADE_CEILING, reading_level
+from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import ErrorList, LeafgenError
-from leafgen.project import Project, find_project
-from leafgen.validate import GRADE_CEILING, load_disclaimer, load_leaflet, reading_level
+from leafgen.i18n.catalogs import catalog_path
+from leafgen.i18n.extract import run_pybabel
+from leafgen.i18n.locales import language_name
+from leafgen.i18n.status import check_catalog, status
+from leafgen.project import SOURCE_LANG, Project, find_project
+from leafgen.render.templating import check_templates
 
 
 def _project(args: argparse.Namespace) -> Project:
@@ -31,7 +39,7 @@ def _langs(project: Project, spec: str) -> list[str]:
 def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     project = _project(args)
     leaflets = args.leaflets or [p.stem for p in project.leaflet_paths()]
-    papers = args.paper or [project.clinic["default_paper"]]
+    papers = args.paper or [clinic(project)["default_paper"]]
     jobs = plan(project, leaflets, _langs(project, args.lang), args.kind, papers, args.large_print, args.fillable)
     if args.shard:
         jobs = shard(jobs, args.shard)
@@ -90,11 +98,11 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  {leaflet.id}  {leaflet.title!r}  v{d.version} {d.status}, review due {d.review}", file=out)
     print("Languages:", file=out)
     for lang in project.languages():
-        if lang == i18n.SOURCE_LANG:
-            print(f"  {lang:8} {i18n.language_name(lang)}  (source language)", file=out)
+        if lang == SOURCE_LANG:
+            print(f"  {lang:8} {language_name(lang)}  (source language)", file=out)
             continue
-        st = i18n.status(project, lang)
-        print(f"  {lang:8} {i18n.language_name(lang)}  {st.line()}", file=out)
+        st = status(project, lang)
+        print(f"  {lang:8} {language_name(lang)}  {st.line()}", file=out)
     return 0
 
 
@@ -124,16 +132,16 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if grade > GRADE_CEILING:
             print(f"leafgen: warning: {path}: reading grade {grade:.1f} is above {GRADE_CEILING:g}", file=err)
     attempt(load_disclaimer, project.disclaimer_path)
-    attempt(lambda: project.clinic)
-    attempt(lambda: project.theme)
-    attempt(i18n.check_templates, project)
+    attempt(clinic, project)
+    attempt(theme, project)
+    attempt(check_templates, project.templates_dir)
     for lang in project.languages()[1:]:
         before = len(errors)
-        attempt(i18n.check_catalog, project, lang)
+        attempt(check_catalog, project, lang)
         if len(errors) == before:
-            st = i18n.status(project, lang)
+            st = status(project, lang)
             if not st.complete:  # the build gate will refuse it; say so before anyone builds
-                print(f"leafgen: warning: {i18n.catalog_path(project, lang)}: {st.line()}", file=err)
+                print(f"leafgen: warning: {catalog_path(project, lang)}: {st.line()}", file=err)
     for e in errors:
         print(f"leafgen: error: {e}", file=err)
     n = len(project.leaflet_paths())
@@ -146,20 +154,18 @@ def cmd_i18n(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.action == "status":
         incomplete = 0
         for lang in project.languages()[1:]:
-            st = i18n.status(project, lang)
+            st = status(project, lang)
             incomplete += not st.complete
             print(f"{lang:8} {st.line()}", file=out)
             if args.verbose:
                 for gap in st.gaps:
                     print(f"    {gap}", file=out)
         return 1 if incomplete else 0
-    return i18n.run_pybabel(project, args.action, args.lang, out)
+    return run_pybabel(project, args.action, args.lang, out)
 
 
 def cmd_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Join shard manifests; conflicting entries (same path, other sha256) are errors and nothing is written."""
-    from leafgen.build import manifest_file, merge_manifests, write_manifest
-
     entries = merge_manifests(Path(p) for p in args.inputs)
     target = Path(args.out)
     write_manifest(target, entries)
@@ -172,9 +178,9 @@ COMMANDS["manifest"] = cmd_manifest
 
 
 def cmd_email(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from leafgen import mail  # smtplib, ssl and sqlite3 load only for this command
+    from leafgen.mail import send  # smtplib, ssl and sqlite3 load only for this command
 
-    return mail.command(args, None if args.report else _project(args), out, err)
+    return send.command(args, None if args.report else _project(args), out, err)
 
 
 COMMANDS["email"] = cmd_email

@@ -1,0 +1,1 @@
+"""Stage 1, content: leaflet sources with line numbers, schema validation, the model, readability."""

@@ -1,0 +1,1 @@
+"""Stage 2, i18n: catalogs and the translation gate, extraction, status and checks."""

@@ -1,0 +1,38 @@
+"""Check email addresses and display names, the data that would otherwise write mail headers."""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+
+from leafgen.errors import MailError
+
+# CR and LF end a header line; the other C0 controls and DEL have no business in a name either (a tab is
+# just white space, folded into a space).
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029\x85]")
+
+def check_address(value: str) -> str:
+    """The normalised ASCII form of an address, or a MailError whose message does not repeat the address."""
+    value = value.strip()
+    if not value:
+        raise MailError("no email address")
+    if CONTROL.search(value):
+        raise MailError("malformed email address: it contains a line break or control character")
+    try:
+        # Syntax only: looking up the domain would make a dry run depend on the network and leak the list to DNS.
+        # allow_smtputf8=False: a non-ASCII mailbox name needs SMTPUTF8 end to end, which most servers lack.
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as e:
+        # The library quotes the offending part of the address: keep the reason, drop the patient's data.
+        reason = re.sub(r"'[^']*'", "'…'", str(e))
+        raise MailError(f"malformed email address: {reason}") from None
+    return result.ascii_email or result.normalized
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """A display name is data: one line, no control characters."""
+    if CONTROL.search(value):
+        kind = "a line break (CR/LF)" if re.search(r"[\r\n\u2028\u2029\x85]", value) else "a control character"
+        raise MailError(f"{what} contains {kind}; names are data and can never start a new mail header")
+    return " ".join(value.split())

@@ -1,0 +1,1 @@
+"""Stage 4, render: templating (Jinja -> layout XML), layout (-> flowables), pdf (pages), one-document pipeline."""

@@ -1,0 +1,260 @@
+"""The script table: fonts per language, their registration, glyph coverage and per-run font fallback."""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+
+from leafgen.errors import FontError
+
+FONT_DIR = Path(__file__).parent / "fonts"
+
+# Registered ReportLab name -> vendored file (see fonts/README.md for origin and licence).
+FONT_FILES: dict[str, str] = {
+    "NotoSans": "NotoSans-Regular.ttf",
+    "NotoSans-Bold": "NotoSans-Bold.ttf",
+    "NotoSansArabic": "NotoSansArabic-Regular.ttf",
+    "NotoSansArabic-Bold": "NotoSansArabic-Bold.ttf",
+    "DroidSansFallback": "DroidSansFallbackFull.ttf",
+}
+
+# Noto Sans Arabic has no Latin letters and Droid Sans Fallback has no ASCII at all (not even
+# digits or the space), so characters a font lacks are drawn with Noto Sans instead.
+FALLBACK: dict[str, str] = {
+    "NotoSansArabic": "NotoSans",
+    "NotoSansArabic-Bold": "NotoSans-Bold",
+    "DroidSansFallback": "NotoSans",
+}
+
+# Font families: regular name -> (regular, bold). <b> in markup maps regular -> bold.
+_FAMILIES: dict[str, tuple[str, str]] = {
+    "NotoSans": ("NotoSans", "NotoSans-Bold"),
+    "NotoSansArabic": ("NotoSansArabic", "NotoSansArabic-Bold"),
+    "DroidSansFallback": ("DroidSansFallback", "DroidSansFallback"),
+}
+
+BOLD_FONTS = frozenset({"NotoSans-Bold", "NotoSansArabic-Bold"})
+
+_IGNORED_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+SOFT_HYPHEN = "\u00ad"
+
+_lock = threading.RLock()
+_registered: set[str] = set()
+_cmaps: dict[str, frozenset[int]] = {}
+
+
+@dataclass(frozen=True)
+class Script:
+    """How text of one writing system is drawn: fonts, direction and line-breaking rule."""
+
+    name: str  # "latin" | "arabic" | "han"
+    regular: str  # registered ReportLab font name, e.g. "NotoSans"
+    bold: str  # e.g. "NotoSans-Bold" (for han the same as regular: Droid has no bold)
+    rtl: bool
+    cjk: bool  # paragraphs need wordWrap="CJK"
+    font_files: tuple[Path, ...]  # every TTF used, fallback included (for build fingerprints)
+
+
+def _files(*names: str) -> tuple[Path, ...]:
+    return tuple(FONT_DIR / FONT_FILES[n] for n in names)
+
+
+_SCRIPTS: dict[str, Script] = {
+    "latin": Script(
+        "latin", "NotoSans", "NotoSans-Bold", rtl=False, cjk=False,
+        font_files=_files("NotoSans", "NotoSans-Bold"),
+    ),
+    "arabic": Script(
+        "arabic", "NotoSansArabic", "NotoSansArabic-Bold", rtl=True, cjk=False,
+        font_files=_files("NotoSansArabic", "NotoSansArabic-Bold", "NotoSans", "NotoSans-Bold"),
+    ),
+    "han": Script(
+        "han", "DroidSansFallback", "DroidSansFallback", rtl=False, cjk=True,
+        font_files=_files("DroidSansFallback", "NotoSans", "NotoSans-Bold"),
+    ),
+}
+
+# Languages written in Arabic script whose letters Noto Sans Arabic covers.
+_ARABIC_LANGS = frozenset({"ar", "fa", "ur"})
+
+
+def _register_font(name: str) -> None:
+    """Register one vendored TTF under `name`; a missing file is a broken install, said plainly."""
+    path = FONT_DIR / FONT_FILES[name]
+    if not path.is_file():
+        raise FontError(f"font file for {name} is missing; reinstall leafgen", path=path)
+    pdfmetrics.registerFont(TTFont(name, str(path)))
+
+
+def register_script(script: Script) -> None:
+    """Register a script's fonts, its Latin fallback and their <b> families, once per process."""
+    if script.name in _registered:
+        return
+    with _lock:
+        if script.name in _registered:
+            return
+        families = {script.regular}
+        if script.regular in FALLBACK:
+            families.add("NotoSans")
+        for family in sorted(families):
+            regular, bold = _FAMILIES[family]
+            for name in {regular, bold}:
+                if name not in pdfmetrics.getRegisteredFontNames():
+                    _register_font(name)
+            pdfmetrics.registerFontFamily(
+                family, normal=regular, bold=bold, italic=regular, boldItalic=bold
+            )
+        _registered.add(script.name)
+
+
+def script_for(lang: str) -> Script:
+    """Return the script for a locale code ("ar", "zh_Hans", "pt_BR"...), fonts registered.
+
+    Arabic-script languages get the RTL Arabic setup, Chinese gets the CJK one, and every
+    other language Noto Sans (Latin, Cyrillic, Greek, Vietnamese).
+    """
+    primary = re.split(r"[_\-@.]", (lang or "").strip().lower(), maxsplit=1)[0]
+    if primary in _ARABIC_LANGS:
+        script = _SCRIPTS["arabic"]
+    elif primary == "zh":
+        script = _SCRIPTS["han"]
+    else:
+        script = _SCRIPTS["latin"]
+    register_script(script)
+    return script
+
+
+def _script_of_font(font_name: str) -> Script | None:
+    for script in _SCRIPTS.values():
+        if font_name in (script.regular, script.bold):
+            return script
+    return None
+
+
+def glyphs_of(font_name: str) -> frozenset[int]:
+    """Code points the registered TrueType font has glyphs for (cached; the lookup is hot)."""
+    cmap = _cmaps.get(font_name)
+    if cmap is not None:
+        return cmap
+    script = _script_of_font(font_name)
+    if script is not None:
+        register_script(script)
+    try:
+        font = pdfmetrics.getFont(font_name)
+    except KeyError:
+        raise FontError(f"font {font_name!r} is not registered") from None
+    face = getattr(font, "face", None)
+    char_to_glyph = getattr(face, "charToGlyph", None)
+    if char_to_glyph is None:
+        raise FontError(f"font {font_name!r} is not a TrueType font; its glyphs cannot be checked")
+    cmap = frozenset(char_to_glyph)
+    _cmaps[font_name] = cmap
+    return cmap
+
+
+def _ignored(ch: str) -> bool:
+    return ch == SOFT_HYPHEN or unicodedata.category(ch) in _IGNORED_CATEGORIES
+
+
+def missing_glyphs(text: str, font_name: str, *, fallback: bool = True) -> list[str]:
+    """Characters of `text` that would print as empty boxes, deduplicated, in first-seen order.
+
+    Whitespace, control and format characters are ignored. With `fallback` (the default) a
+    character counts as present if the Noto Sans fallback that leafgen draws it with has it
+    (digits and Latin letters in Arabic or Chinese text). For Arabic, check the string that
+    is drawn: `missing_glyphs(shape_rtl(text), script.regular)`.
+    """
+    cmap = glyphs_of(font_name)
+    fb_name = FALLBACK.get(font_name) if fallback else None
+    fb_cmap = glyphs_of(fb_name) if fb_name else frozenset()
+    seen: set[str] = set()
+    missing: list[str] = []
+    for ch in text:
+        if ch in seen:
+            continue
+        seen.add(ch)
+        cp = ord(ch)
+        if cp in cmap or cp in fb_cmap or _ignored(ch):
+            continue
+        missing.append(ch)
+    return missing
+
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def escape(text: str) -> str:
+    """Plain text as ReportLab paragraph markup (xml.sax.saxutils would add ~20 ms of imports per process)."""
+    return text.translate(_ESCAPES)
+
+
+def font_runs(text: str, font: str, size: float) -> list[tuple[str, str, float]]:
+    """Split drawn text into (text, font, width) runs, using the fallback where `font` lacks
+    a glyph that the fallback has."""
+    fb = FALLBACK.get(font)
+    if not fb:
+        return [(text, font, pdfmetrics.stringWidth(text, font, size))]
+    cmap, fb_cmap = glyphs_of(font), glyphs_of(fb)
+    runs: list[tuple[str, str, float]] = []
+    start, current = 0, None
+    for i, ch in enumerate(text):
+        cp = ord(ch)
+        use = fb if (cp not in cmap and cp in fb_cmap) else font
+        if use != current:
+            if current is not None:
+                runs.append((text[start:i], current, 0.0))
+            start, current = i, use
+    if current is not None:
+        runs.append((text[start:], current, 0.0))
+    return [(t, f, pdfmetrics.stringWidth(t, f, size)) for t, f, _ in runs]
+
+
+_MARKUP_TOKEN = re.compile(r"(<[^>]*>)|(&#?[A-Za-z0-9]+;)|([^<&]+|&)")
+
+
+def with_fallback_markup(markup: str, font: str) -> str:
+    """Wrap the characters `font` lacks in <font face=fallback> so ReportLab draws them.
+
+    `markup` is already escaped; tags and entities are kept as they are.
+    """
+    fb = FALLBACK.get(font)
+    if not fb:
+        return markup
+    cmap, fb_cmap = glyphs_of(font), glyphs_of(fb)
+
+    def needs_fallback(chars: str) -> bool:
+        cp = ord(" ") if chars.isspace() else ord(chars[0])
+        return cp not in cmap and cp in fb_cmap
+
+    out: list[str] = []
+    run: list[str] = []
+    run_fb = False
+
+    def flush() -> None:
+        if run:
+            text = "".join(run)
+            out.append(f'<font face="{fb}">{text}</font>' if run_fb else text)
+            run.clear()
+
+    for m in _MARKUP_TOKEN.finditer(markup):
+        tag, entity, text = m.groups()
+        if tag:
+            flush()
+            out.append(tag)
+            continue
+        pieces = [(entity, html.unescape(entity))] if entity else [(c, c) for c in text]
+        for raw, chars in pieces:
+            use_fb = bool(chars) and needs_fallback(chars)
+            if use_fb != run_fb:
+                flush()
+                run_fb = use_fb
+            run.append(raw)
+    flush()
+    return "".join(out)
