@@ -199,7 +199,7 @@ def test_font_change_rebuilds_only_the_languages_that_use_it(built_copy, monkeyp
 
 def test_new_leafgen_version_rebuilds_everything(built_copy, monkeypatch):
     root, out = built_copy
-    monkeypatch.setattr(build_mod, "__version__", "99.0")
+    monkeypatch.setattr(fingerprint_mod, "__version__", "99.0")
     assert built(run_build(root, out)) == paths()
 
 
