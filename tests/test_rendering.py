@@ -9,7 +9,8 @@ import pytest
 from pypdf.generic import ContentStream
 
 from conftest import LEAFLET, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require
-from leafgen import render
+from leafgen.api import render
+from leafgen.content.profile import clinic
 from leafgen.content.model import Bullets
 from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.render.job import Job
@@ -120,7 +121,7 @@ def test_metadata_title_author_subject_language():
     reader = pdf_reader(rendered(Job(LEAFLET, "en", "handout")).pdf)
     meta = reader.metadata
     assert meta.title == LEAF.title
-    assert meta.author == SHIPPED.clinic["name"]
+    assert meta.author == clinic(SHIPPED)["name"]
     assert meta.subject == "Patient information leaflet"
     assert reader.trailer["/Root"]["/Lang"] == "en"
 

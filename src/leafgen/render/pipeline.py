@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from leafgen.content.model import Disclaimer, Leaflet, map_text, units
 from leafgen.content.profile import clinic, theme
 from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.i18n.catalogs import Translator, translator
 from leafgen.i18n.locales import format_date
-from leafgen.project import Project, find_project
+from leafgen.project import Project
 from leafgen.render.job import Job, check_job
 from leafgen.render.layout import layout
 from leafgen.render.pdf import write_pdf
@@ -72,19 +71,3 @@ def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> R
     )
     pdf, pages = write_pdf(laid, job.lang)
     return Rendered(job, pdf, pages, t_leaflet.title, tr.incomplete)
-
-
-def render(
-    leaflet: str,
-    lang: str = "en",
-    kind: str = "handout",
-    paper: str = "a4",
-    *,
-    large_print: bool = False,
-    fillable: bool = False,
-    project: str | Path | None = None,
-    allow_fallback: bool = False,
-) -> bytes:
-    """Library API: the PDF bytes of one leaflet in one language, kind and paper."""
-    job = Job(leaflet, lang, kind, paper, large_print, fillable)
-    return render_job(find_project(project), job, allow_fallback=allow_fallback).pdf
