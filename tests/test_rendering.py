@@ -10,8 +10,8 @@ from pypdf.generic import ContentStream
 
 from conftest import LEAFLET, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require
 from leafgen.api import render
-from leafgen.content.profile import clinic
 from leafgen.content.model import Bullets
+from leafgen.content.profile import clinic
 from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.render.job import Job
 
