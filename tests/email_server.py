@@ -28,13 +28,18 @@ class Received:
 
 
 class Handler:
-    """Stores what arrives; can answer 451 once or 550 always for chosen recipients, drop the connection once at
-    the N-th MAIL FROM, and hold its reply to the N-th message (so a test can kill the sender at that moment)."""
+    """Stores what arrives; can answer 451 once (or N times: greylisting) or 550 always for chosen recipients, drop
+    the connection once or answer 421 at the N-th MAIL FROM, hold its answer to a chosen RCPT TO or to the N-th
+    message (so a test can kill the sender at that moment), and keeps the order of RCPT TO commands."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.received: list[Received] = []
         self.tempfail_once: set[str] = set()
+        self.greylist: dict[str, int] = {}  # address -> how many more times to answer 451
+        self.rcpts: list[str] = []  # every RCPT TO, in order, whatever the answer
+        self.hold_rcpt: str | None = None
+        self.close_at_mail: int | None = None
         self.tempfailed: list[str] = []
         self.reject: set[str] = set()
         self.drop_at_mail: int | None = None
@@ -55,11 +60,24 @@ class Handler:
             self.dropped += 1
             server.transport.abort()  # a dropped connection, not a polite 421
             return "250 OK"
+        if self.close_at_mail == self.mail_commands:
+            self.close_at_mail = None
+            return "421 4.3.2 Service shutting down, try again"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list) -> str:  # noqa: N802
+        self.rcpts.append(address)
+        if address == self.hold_rcpt:  # a slow server: no answer yet, nothing of the message received
+            self.arrived.set()
+            deadline = time.monotonic() + 30
+            while not self.release.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        if self.greylist.get(address):
+            self.greylist[address] -= 1
+            self.tempfailed.append(address)
+            return "451 4.7.1 Greylisted, please try again later"
         if address in self.tempfail_once:
             self.tempfail_once.discard(address)
             self.tempfailed.append(address)

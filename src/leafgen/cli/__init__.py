@@ -94,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument(
         "--report",
         action="store_true",
-        help="print every failed or uncertain delivery in the journal, with its CSV row, and exit",
+        help="print every failed, deferred, uncertain or pending delivery in the journal, with its CSV row and "
+        "attempts; exit 1 while there is any",
     )
     e.add_argument("--name", metavar="NAME", help="with --to: the patient's name, for the greeting and To: header")
     e.add_argument("--leaflet", type=_csv, metavar="IDS", help="with --to: leaflet id(s), comma-separated")
@@ -108,13 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--paper", choices=PAPERS, help="a4 or letter (default: the clinic's); a list's default")
     e.add_argument("--large-print", action="store_true", help="large print PDFs; a list's default")
     e.add_argument("--send", action="store_true", help="really send, by SMTP (default: dry run, .eml files only)")
+    e.add_argument("--outbox", metavar="DIR", help="folder for dry-run .eml files (default: PROJECT/out/outbox)")
     e.add_argument(
-        "--outbox",
-        default=os.path.join("out", "outbox"),
-        metavar="DIR",
-        help="folder for dry-run .eml files and the send journal (default: out/outbox)",
+        "--journal",
+        metavar="PATH",
+        help="send journal, SQLite (default: PROJECT/out/outbox/journal.sqlite, whatever the current folder; "
+        "required when the project folder is not writable)",
     )
-    e.add_argument("--journal", metavar="PATH", help="send journal, SQLite (default: OUTBOX/journal.sqlite)")
     e.add_argument("--smtp-config", metavar="FILE", help="TOML file with the SMTP settings below (lowercase keys)")
     e.add_argument("--rate", type=float, default=0, metavar="N", help="send at most N messages a minute")
     e.add_argument(
@@ -122,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=3,
         metavar="N",
-        help="tries again after a temporary failure (4xx, dropped connection, timeout); default 3",
+        help="after a temporary refusal (4xx), tries again this many times once the rest of the list has gone; "
+        "after a lost connection, reconnects this many times (the first at once); default 3",
     )
     e.add_argument(
         "--retry-delay",
@@ -164,10 +166,16 @@ given by --smtp-config (environment variables win):
   e.g. smtp.toml:   host = "smtp.riverside.example"
                     from = "Riverside Clinic <leaflets@riverside.example>"
 
-exactly once: the journal records every delivery (patient, leaflets, language, kinds) with its
-state and Message-ID; rerunning a list sends only what was not delivered. A message cut off after
-it reached the server, before the server answered, is 'uncertain' and is not sent again (at most
-once): --report lists it; --retry-uncertain resends it with the same Message-ID.
+exactly once: the project's journal (PROJECT/out/outbox/journal.sqlite, or --journal) records every
+delivery (patient, leaflets, language, kinds) with its state, Message-ID and attempts; rerunning a
+list, from any folder, sends only what was not delivered.
+  deferred   the server refused it for now (4xx, e.g. greylisting): retried after the rest of the
+             list, then left for a rerun; rerun the same command later (exit status 75).
+  failed     refused for good (5xx) or could not be built: fix the address or translation, rerun.
+  uncertain  cut off after the whole message reached the server, before it answered: it may have
+             arrived, so it is not sent again (at most once); check, then --retry-uncertain resends
+             it with the same Message-ID.
+--report lists them all and exits 1 while any is left.
 Nothing on the console names a patient: addresses and server replies are in --report only.
 """
 

@@ -178,9 +178,9 @@ COMMANDS["manifest"] = cmd_manifest
 
 
 def cmd_email(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from leafgen.mail import send  # smtplib, ssl and sqlite3 load only for this command
+    from leafgen.cli import email  # smtplib, ssl, sqlite3 and tqdm load only for this command
 
-    return send.command(args, None if args.report else _project(args), out, err)
+    return email.command(args, out, err)
 
 
 COMMANDS["email"] = cmd_email

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +21,17 @@ AT_MOST_ONCE = (
     "with the same Message-ID, so a duplicate can be recognised."
 )
 
+# The states of a delivery. 'trying' and 'sending' only exist while a sender runs: 'trying' until the point of no
+# return (just before the final "." of DATA; a server discards a transaction that never got it), 'sending' after.
+# So a killed sender leaves 'trying' (nothing can have arrived: pending again) or 'sending' (it may have: uncertain).
+STATES = ("pending", "trying", "sending", "sent", "deferred", "failed", "uncertain")
+# What a person (or a scheduled job) has to look at: --report lists these and exits non-zero while any remain.
+OPEN_STATES = ("pending", "trying", "sending", "deferred", "failed", "uncertain")
+VERSION = 2
 
 # --- the journal ---------------------------------------------------------------------------------------------
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS deliveries (
     key TEXT PRIMARY KEY,            -- sha256 of (address, leaflets, lang, kinds): see Recipient.key
     email TEXT NOT NULL,
@@ -34,21 +42,48 @@ CREATE TABLE IF NOT EXISTS deliveries (
     paper TEXT NOT NULL,
     large_print INTEGER NOT NULL,
     message_id TEXT NOT NULL,        -- fixed when first seen, reused by every retry and rerun
-    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain')),
+    state TEXT NOT NULL CHECK (state IN ({", ".join(f"'{s}'" for s in STATES)})),
     attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT '',  -- the last failure, server reply included
+    error TEXT NOT NULL DEFAULT '',  -- the last meaningful reason (a server's answer about this message, a
+                                     -- build failure), never overwritten by an outage that says nothing about it
     source TEXT NOT NULL,            -- the CSV file (or 'command line') that last asked for it
     row INTEGER,                     -- its row in that file, as a spreadsheet numbers it
     created TEXT NOT NULL,
     updated TEXT NOT NULL,
     sent TEXT
 );
+CREATE TABLE IF NOT EXISTS attempts (    -- every try and its outcome, oldest first: the history --report shows
+    key TEXT NOT NULL REFERENCES deliveries (key),
+    at TEXT NOT NULL,
+    outcome TEXT NOT NULL,           -- sent | deferred | failed | uncertain | pending (nothing reached the server)
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_key ON attempts (key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a journal written by an older leafgen to this schema, keeping every row (version 1 had fewer states)."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version >= VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    old = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").fetchone()
+    if old and version < 2:
+        db.execute("ALTER TABLE deliveries RENAME TO deliveries_v1")
+    for statement in SCHEMA.split(";"):  # one by one: executescript() would COMMIT the transaction
+        if statement.strip():
+            db.execute(statement)
+    if old and version < 2:
+        db.execute("INSERT INTO deliveries SELECT * FROM deliveries_v1")
+        db.execute("DROP TABLE deliveries_v1")
+    db.execute(f"PRAGMA user_version = {VERSION}")
+    db.execute("COMMIT")
 
 
 class Journal:
@@ -59,16 +94,19 @@ class Journal:
         db.row_factory = sqlite3.Row
 
     @classmethod
-    def open_for_send(cls, path: Path) -> Journal:
-        """Open (or create) the journal for sending: one sending process at a time, stale sends made uncertain."""
+    def open_for_send(cls, path: Path, wait: float = 0.0) -> Journal:
+        """Open (or create) the journal for sending: one sender at a time, a killed sender's rows settled.
+
+        `wait`: seconds to wait for another sender to finish (the desk's second click), 0 to refuse at once.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _lock(path)
+        lock = _lock(path, wait)
         try:
             if not path.exists():  # patient addresses: readable by the owner only
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             db = sqlite3.connect(path, isolation_level=None, timeout=30)
             db.execute("PRAGMA synchronous = FULL")
-            db.executescript(SCHEMA)
+            _migrate(db)
         except sqlite3.DatabaseError as e:
             _unlock(lock)
             raise MailError(f"send journal unusable: {e}", path) from None
@@ -76,12 +114,17 @@ class Journal:
             _unlock(lock)
             raise
         db.execute("INSERT OR REPLACE INTO meta VALUES ('policy', ?)", (AT_MOST_ONCE,))
-        # Only one process holds the lock, so a row still 'sending' belongs to a run that was killed mid-send.
-        db.execute(
-            "UPDATE deliveries SET state = 'uncertain', updated = ?, error = ? WHERE state = 'sending'",
-            (_now(), "interrupted while sending (process killed?): it may or may not have been delivered"),
-        )
-        return cls(path, db, lock)
+        journal = cls(path, db, lock)
+        # Only one process holds the lock, so a row still 'trying' or 'sending' belongs to a sender that was killed.
+        for state, after, note in (
+            ("trying", "pending", "interrupted before the message was complete: not delivered, sent on the next run"),
+            ("sending", "uncertain", "interrupted after the whole message went out: it may have been delivered"),
+        ):
+            for row in db.execute("SELECT key, error FROM deliveries WHERE state = ?", (state,)).fetchall():
+                journal._log(row["key"], after, note)
+                # 'pending' keeps the last meaningful reason (e.g. an earlier 4xx); 'uncertain' is itself one.
+                journal.finish(row["key"], after, row["error"] if after == "pending" else note, log=False)
+        return journal
 
     @classmethod
     def open_readonly(cls, path: Path) -> Journal | None:
@@ -130,42 +173,75 @@ class Journal:
         return row
 
     def claim(self, key: str, states: tuple[str, ...]) -> bool:
-        """Atomically mark a delivery 'sending' if it is in one of the given states."""
+        """Atomically mark a delivery 'trying' (an attempt, before the point of no return) if it is in `states`."""
         marks = ", ".join("?" * len(states))
         cur = self.db.execute(
-            f"UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated = ? "
+            f"UPDATE deliveries SET state = 'trying', attempts = attempts + 1, updated = ? "
             f"WHERE key = ? AND state IN ({marks})",
             (_now(), key, *states),
         )
         return cur.rowcount == 1
 
-    def finish(self, key: str, state: str, error: str = "") -> None:
+    def point_of_no_return(self, key: str) -> None:
+        """Committed just before the final '.' of DATA: from here on the message may reach the patient."""
+        cur = self.db.execute(
+            "UPDATE deliveries SET state = 'sending', updated = ? WHERE key = ? AND state = 'trying'", (_now(), key)
+        )
+        if cur.rowcount != 1:  # never send a message the journal does not know is going out
+            raise MailError("send journal: the delivery is no longer being tried; not sent", self.path)
+
+    def finish(self, key: str, state: str, error: str = "", *, detail: str = "", log: bool = True) -> None:
+        """Settle a delivery and add the attempt to its history (with `detail`, e.g. the server's 250 reply)."""
         now = _now()
         self.db.execute(
             "UPDATE deliveries SET state = ?, error = ?, updated = ?, sent = CASE WHEN ? = 'sent' THEN ? ELSE sent END"
             " WHERE key = ?",
             (state, error, now, state, now, key),
         )
+        if log:
+            self._log(key, state, detail or error or state)
+
+    def restore(self, key: str, state: str, error: str, detail: str) -> None:
+        """Put a delivery back as it was: the attempt never reached the server, so it says nothing new about it."""
+        self.db.execute(
+            "UPDATE deliveries SET state = ?, error = ?, attempts = attempts - 1, updated = ? WHERE key = ?",
+            (state, error, _now(), key),
+        )
+        self._log(key, "pending", detail)
+
+    def _log(self, key: str, outcome: str, detail: str) -> None:
+        self.db.execute("INSERT INTO attempts VALUES (?, ?, ?, ?)", (key, _now(), outcome, detail))
+
+    def history(self, key: str) -> list[sqlite3.Row]:
+        """The attempts, oldest first (none for a journal from before histories, opened read-only)."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attempts'").fetchone():
+            return []
+        return self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY rowid", (key,)).fetchall()
 
     def rows(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM deliveries ORDER BY source, row, created").fetchall()
 
 
-def _lock(path: Path) -> int | None:
+def _lock(path: Path, wait: float = 0.0) -> int | None:
     """An exclusive lock beside the journal, released by the OS even if the process is killed."""
     try:
-        import fcntl
+        import fcntl  # noqa: PLC0415 - POSIX only; the import failing is how Windows is detected
     except ImportError:  # pragma: no cover - not POSIX
         return None
     fd = os.open(f"{path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
         os.close(fd)
         raise MailError(
             "the send journal is in use by another 'leafgen email --send': wait for it to finish", path
         ) from None
-    return fd
 
 
 def _unlock(fd: int | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from email import policy
@@ -125,9 +126,51 @@ class Composer:
         msg.add_alternative(html, subtype="html")
         for a in attachments:
             msg.add_attachment(a.pdf, maintype="application", subtype="pdf", filename=a.filename)
+            _name_fallback(list(msg.iter_attachments())[-1], a.filename)
         # Last: set_content() and add_attachment() move Content-* headers down into the parts they create.
         msg["Content-Language"] = bcp47(r.lang)
         return msg
+
+
+class _Prefolded(str):
+    """A header written exactly as given: the email package would rewrite an encoded word in a parameter as RFC 2231.
+
+    It has the `name` and `fold()` that email.policy.EmailPolicy looks for in a header object, and is a str so
+    the message's own get_param() and get_content_type() still read it.
+    """
+
+    name: str
+    lines: tuple[str, ...]
+
+    def __new__(cls, name: str, lines: list[str]) -> _Prefolded:
+        obj = super().__new__(cls, " ".join(lines))
+        obj.name, obj.lines = name, tuple(lines)
+        return obj
+
+    def fold(self, *, policy: policy.Policy) -> str:
+        return f"{self.name}: " + f"{policy.linesep} ".join(self.lines) + policy.linesep
+
+
+def _name_fallback(part: EmailMessage, filename: str) -> None:
+    """Content-Type's `name` beside Content-Disposition's RFC 2231 `filename*`: some clients read only one.
+
+    A non-ASCII name goes as RFC 2047 encoded words in quotes, the form the common clients write and read there;
+    each word is at most 75 characters and folded on its own line, so the header never passes 78 columns.
+    """
+    if filename.isascii():
+        part.set_param("name", filename)
+        return
+    words, chunk = [], ""
+    for ch in filename:
+        if len((chunk + ch).encode()) > 42:  # 42 bytes → 56 base64 characters, 68 with =?utf-8?b? ?= and quotes
+            words.append(chunk)
+            chunk = ""
+        chunk += ch
+    words.append(chunk)
+    encoded = [f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words]
+    encoded[0], encoded[-1] = '"' + encoded[0], encoded[-1] + '"'
+    lines = [f"{part.get_content_type()};", "name=" + encoded[0], *encoded[1:]]
+    part.replace_header("Content-Type", _Prefolded("Content-Type", lines))
 
 
 def new_message_id(sender: Address) -> str:

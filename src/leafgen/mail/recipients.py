@@ -8,10 +8,11 @@ number before anything is sent. Error messages name the file and row, never the 
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,11 +121,13 @@ def read_csv(
     kinds: list[str] | None = None,
     paper: str | None = None,
     large_print: bool = False,
+    warn: Callable[[LeafgenError], None] | None = None,
 ) -> list[Recipient]:
     """Every row of a recipients list, or an ErrorList naming every bad row (file:row: problem).
 
-    Columns: email, lang, leaflet (required); name, kind, paper, large_print (optional). The command-line
-    --kind, --paper and --large-print give the defaults for rows that leave those cells empty.
+    Columns: email, lang, leaflet (required); name, kind, paper, large_print (optional); other columns are
+    ignored, with one warning through `warn`. The command-line --kind, --paper and --large-print give the
+    defaults for rows that leave those cells empty.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")  # Excel writes a byte-order mark
@@ -147,19 +150,34 @@ def read_csv(
     except csv.Error as e:
         raise MailError(f"broken CSV header: {e}", path, 1) from None
     if not header or not any(h.strip() for h in header):
-        raise MailError("empty recipients list: the first row must name the columns "
-                        f"({', '.join(COLUMNS)})", path, 1)
+        raise MailError(f"empty recipients list: the first row must name the columns ({', '.join(COLUMNS)})", path, 1)
     columns = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in header]
+    missing = [col for col in REQUIRED if col not in columns]
+    if missing:
+        # Without its required columns the first row is probably a patient, not a header: name none of its cells.
+        raise MailError(
+            f"missing column(s) {', '.join(map(repr, missing))}: the first row must name the columns "
+            f"(required: {', '.join(REQUIRED)}; optional: {', '.join(c for c in COLUMNS if c not in REQUIRED)})",
+            path,
+            1,
+        )
+    extra: list[str] = []
     for i, col in enumerate(columns):
-        if col not in COLUMNS:
-            errors.append(MailError(f"unknown column {header[i].strip()!r} (allowed: {', '.join(COLUMNS)})", path, 1))
-        elif columns.index(col) != i:
-            errors.append(MailError(f"column {col!r} appears twice", path, 1))
-    for col in REQUIRED:
-        if col not in columns:
-            errors.append(MailError(f"missing column {col!r} (required: {', '.join(REQUIRED)})", path, 1))
+        if col in COLUMNS:
+            if columns.index(col) != i:
+                errors.append(MailError(f"column {col!r} appears twice", path, 1))
+            continue
+        # A misspelt column of ours would silently change what a patient gets (no name, standard print instead
+        # of large): refuse it. Anything else (phone, notes, ... as a patient system exports them) is not ours.
+        near = difflib.get_close_matches(col, [c for c in COLUMNS if c not in columns], n=1, cutoff=0.75)
+        if near:
+            errors.append(MailError(f"unknown column {header[i].strip()!r}: did you mean {near[0]!r}?", path, 1))
+        elif header[i].strip():
+            extra.append(header[i].strip())
     if errors:
         raise ErrorList(errors)
+    if extra and warn is not None:
+        warn(MailError(f"ignoring column(s) not used by leafgen: {', '.join(map(repr, extra))}", path, 1))
 
     recipients: list[Recipient] = []
     seen: dict[str, int] = {}
@@ -180,8 +198,14 @@ def read_csv(
         if not any(c.strip() for c in cells):
             continue  # a blank line or a row of empty cells is not a patient
         if len(cells) > len(columns):
-            errors.append(MailError(f"row has {len(cells)} cells but the header names {len(columns)} columns "
-                                    "(a comma in a name needs quotes)", path, row))
+            errors.append(
+                MailError(
+                    f"row has {len(cells)} cells but the header names {len(columns)} columns "
+                    "(a comma in a name needs quotes)",
+                    path,
+                    row,
+                )
+            )
             continue
         data = dict(zip(columns, [c.strip() for c in cells] + [""] * (len(columns) - len(cells)), strict=True))
         try:
@@ -191,8 +215,11 @@ def read_csv(
             continue
         first = seen.setdefault(recipients[-1].key, row)
         if first != row:
-            errors.append(MailError(f"same patient, leaflets, language and kinds as row {first}: "
-                                    "delete one of the two rows", path, row))
+            errors.append(
+                MailError(
+                    f"same patient, leaflets, language and kinds as row {first}: delete one of the two rows", path, row
+                )
+            )
     if errors:
         raise ErrorList(errors)
     if not recipients:
@@ -230,6 +257,13 @@ def _row(
     if problems:
         raise MailError("; ".join(problems))
     return Recipient(
-        email, name, lang, tuple(leaflets), tuple(row_kinds), row_paper,
-        large_cell in TRUE if large_cell else large, str(path), row,
+        email,
+        name,
+        lang,
+        tuple(leaflets),
+        tuple(row_kinds),
+        row_paper,
+        large_cell in TRUE if large_cell else large,
+        str(path),
+        row,
     )

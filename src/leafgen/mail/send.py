@@ -1,80 +1,205 @@
 """Email leaflets to patients: build each message, write it to the outbox (dry run) or send it exactly once.
 
-One message per recipient (a --to patient or a CSV row) with all of that patient's PDFs attached, its subject and
-body from the email templates in the patient's language, refused like a build when the translation has gaps.
+One message per recipient (a --to patient, a CSV row, a desk form) with all of that patient's PDFs attached, its
+subject and body from the email templates in the patient's language, refused like a build when the translation
+has gaps. This is the engine: it takes plain arguments, reports progress through a callback and returns a
+Summary (or one Outcome); it never prints. The command line (cli/email.py) and the desk call it alike.
 
-The send journal (SQLite) makes a list safe to rerun. Each delivery goes pending → sending → sent | failed, and
-"sending" is committed before the message is handed to the server. A delivery cut off after the whole message
-reached the server but before its answer was recorded (a killed process, a connection lost at that moment) may or
-may not have arrived: it becomes "uncertain" and is never resent automatically. leafgen prefers at most once to
-at least once for patient mail; --retry-uncertain resends such messages with the same Message-ID, so a duplicate
-can be recognised.
+The send journal (SQLite, see journal.py) belongs to the project: by default PROJECT/out/outbox/journal.sqlite,
+whatever the current folder, so the same list rerun against the same project never mails a patient twice.
+Each delivery goes pending → trying → sending → sent | deferred | failed | uncertain. 'sending' is committed just
+before the final "." of DATA, the point of no return: a sender killed before it leaves the delivery to be sent by
+the next run; one killed after it leaves the delivery 'uncertain' (it may have arrived), never resent by itself:
+leafgen prefers at most once to at least once for patient mail; retry_uncertain resends such messages with the
+same Message-ID, so a duplicate can be recognised.
 
-Console output never carries a patient's address, name or the server's reply text (which often quotes the
-address): those go to the journal, and `leafgen email --report` shows them on request.
+A temporary refusal (4xx) of one message does not hold up the list: the delivery is 'deferred' and retried after
+the rest has gone (retry_delay, doubled each round, `retries` rounds); if the server still refuses it stays
+deferred, for a rerun later (greylisting typically clears after 5 to 30 minutes). A failed connection (refused,
+421, dropped before the message was complete) says nothing about a message: it is reconnected at once the first
+time, then with the same backoff, and stops the batch when the server stays unreachable.
+
+Outcome notes never carry a patient's address, name or the server's reply text (which often quotes the address):
+those go to the journal, and report() returns them for `leafgen email --report`.
 """
 
 from __future__ import annotations
 
-import argparse
+import heapq
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from pathlib import Path
-from typing import Any, TextIO
 
 from leafgen.content.profile import clinic
 from leafgen.errors import ErrorList, LeafgenError, MailError, TranslationError
-from leafgen.mail.journal import AT_MOST_ONCE, JOURNAL, Journal
+from leafgen.mail.addresses import check_name
+from leafgen.mail.journal import AT_MOST_ONCE, JOURNAL, OPEN_STATES, Journal
 from leafgen.mail.message import DRY_RUN_SENDER, Composer, new_message_id
-from leafgen.mail.recipients import (
-    Recipient,
-    check_name,
-    read_csv,
-    single,
-)
-from leafgen.mail.smtp import (
-    Mailer,
-    Permanent,
-    SmtpConfig,
-    Temporary,
-    Uncertain,
-    load_config,
-    parse_sender,
-)
+from leafgen.mail.recipients import Recipient
+from leafgen.mail.smtp import Mailer, Permanent, SmtpConfig, Temporary, Uncertain, parse_sender
 from leafgen.project import Project, write_atomic
 
-# --- running a batch -----------------------------------------------------------------------------------------
+OUTBOX = Path("out") / "outbox"  # inside the project
+
+# Outcome statuses, in the order a summary names them.
+STATUSES = ("sent", "written", "failed", "deferred", "uncertain", "held", "pending", "skipped")
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What happened to one recipient in this run.
+
+    status: sent (this run) | written (dry run: .eml in the outbox) | skipped (sent by an earlier run) |
+    failed (refused for good: 5xx, or the message could not be built) | deferred (temporarily refused, still after
+    the retries: rerun later) | uncertain (this run sent it and no confirmation came) | held (uncertain from an
+    earlier run, not resent) | pending (not tried: the batch stopped first).
+    """
+
     recipient: Recipient
-    status: str  # sent | written | failed | skipped | uncertain
+    status: str
     note: str = ""  # safe for the console: no address, name or server text
+    resent: bool = False  # an uncertain delivery sent again on request (retry_uncertain)
 
 
 @dataclass
 class Summary:
+    """Every recipient's outcome, in list order, and why the batch stopped early if it did."""
+
     dry_run: bool
+    journal: Path
+    outbox: Path | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    stopped: str = ""  # the server or its settings failed: the rest of the list was not tried
+    retry_after: float = 0.0  # seconds: when a rerun for the deferred deliveries makes sense
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
 
     @property
     def ok(self) -> bool:
-        return not (self.count("failed") or self.count("uncertain"))
+        """Every recipient has the message (or, in a dry run, its .eml): nothing for a person to do."""
+        return not self.stopped and all(o.status in ("sent", "written", "skipped") for o in self.outcomes)
 
-    def line(self) -> str:
-        done = f"{self.count('written')} written" if self.dry_run else f"{self.count('sent')} sent"
-        parts = [done, f"{self.count('failed')} failed", f"{self.count('skipped')} skipped (already sent)"]
-        if self.count("uncertain"):
-            parts.append(f"{self.count('uncertain')} uncertain (not resent)")
-        return f"{', '.join(parts)} in {self.seconds:.1f} s"
+
+@dataclass
+class SendOptions:
+    rate: float = 0.0  # messages a minute, 0 = no limit
+    retries: int = 3  # rounds for deferred deliveries, and reconnections after a failed connection
+    retry_delay: float = 5.0  # seconds before the first retry, doubled each time
+    retry_uncertain: bool = False
+    lock_wait: float = 0.0  # seconds to wait for another sender holding the journal (the desk: a double click)
+
+
+# --- where things live ---------------------------------------------------------------------------------------
+
+
+def _writable(path: Path) -> bool:
+    """Whether `path` (a folder) exists writable or could be created: its nearest existing ancestor is writable."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False
+
+
+def journal_path(project: Project, explicit: str | Path | None = None, *, for_writing: bool = True) -> Path:
+    """The send journal: the one given, else the project's own (PROJECT/out/outbox/journal.sqlite).
+
+    Never relative to the current folder: a rerun from another folder must find the same journal, or it would mail
+    every patient again. A project folder that cannot be written (the content shipped inside an installed package)
+    cannot hold it: then the journal must be named, and named the same on every run.
+    """
+    if explicit is not None:
+        return Path(explicit).absolute()
+    path = project.root / OUTBOX / JOURNAL
+    if for_writing and not _writable(path.parent):
+        raise MailError(
+            "the project folder is not writable, so it cannot hold the send journal: pass --journal PATH "
+            "(the same PATH on every run, or patients already sent to are mailed again)",
+            project.root,
+        )
+    return path
+
+
+def outbox_path(project: Project, explicit: str | Path | None = None) -> Path:
+    """The folder for dry-run .eml files: the one given, else the project's out/outbox."""
+    if explicit is not None:
+        return Path(explicit).absolute()
+    path = project.root / OUTBOX
+    if not _writable(path):
+        raise MailError("the project folder is not writable: pass --outbox DIR for the dry-run messages", project.root)
+    return path
+
+
+def sender_for(project: Project, settings: SmtpConfig | None) -> Address:
+    """The From address: the SMTP settings', else the clinic's own (a dry run needs no server), else a placeholder."""
+    profile = clinic(project)
+    if settings is not None and settings.sender:
+        return parse_sender(settings.sender, profile["name"], settings.where("from"))
+    if profile.get("email"):
+        return parse_sender(profile["email"], profile["name"], str(project.clinic_path))
+    return Address(check_name(profile["name"], "clinic name"), addr_spec=DRY_RUN_SENDER)
+
+
+# --- running a batch -----------------------------------------------------------------------------------------
+
+
+def run(
+    project: Project,
+    recipients: list[Recipient],
+    journal: Path,
+    *,
+    settings: SmtpConfig | None = None,
+    send: bool = True,
+    outbox: Path | None = None,
+    options: SendOptions | None = None,
+    on_progress: Callable[[Outcome], None] | None = None,
+) -> Summary:
+    """Send each recipient's message once (or, without settings or with send=False, write it to the outbox).
+
+    `on_progress` is called with each recipient's final outcome, as it is known. Raises MailError for settings
+    that cannot work (before anything is sent); a server that fails mid-list ends the run with Summary.stopped.
+    """
+    opts = options or SendOptions()
+    if opts.rate < 0 or opts.retries < 0 or opts.retry_delay < 0:
+        raise MailError("--rate, --retries and --retry-delay cannot be negative")
+    progress = on_progress or (lambda o: None)
+    start = time.perf_counter()
+    if settings is None or not send:
+        composer = Composer(project, sender_for(project, settings))
+        box = outbox if outbox is not None else outbox_path(project)
+        summary = _dry_run(composer, recipients, box, journal, progress, opts.retry_uncertain)
+    else:
+        settings.check()
+        composer = Composer(project, sender_for(project, settings))
+        summary = _send(composer, recipients, settings, journal, opts, progress)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def send_one(
+    project: Project,
+    recipient: Recipient,
+    settings: SmtpConfig | None,
+    journal: Path,
+    *,
+    outbox: Path | None = None,
+    options: SendOptions | None = None,
+) -> Outcome:
+    """One patient (the desk's form), through the same journal as the lists: a second submit sends nothing.
+
+    Without SMTP settings this is a dry run into the outbox. A second call for the same delivery (same address,
+    leaflets, language, kinds) while the first is still sending waits for it (lock_wait, default 30 s) and then
+    finds it sent: 'skipped'. A server failure is returned as 'pending' with its reason.
+    """
+    opts = options or SendOptions(retries=0, lock_wait=30.0)
+    summary = run(project, [recipient], journal, settings=settings, outbox=outbox, options=opts)
+    if summary.outcomes:
+        return summary.outcomes[0]
+    return Outcome(recipient, "pending", summary.stopped)
 
 
 def _short(e: LeafgenError, lang: str) -> str:
@@ -86,17 +211,20 @@ def _short(e: LeafgenError, lang: str) -> str:
     return first + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
 
 
-def dry_run(
+HELD = "uncertain since an earlier run (it may have been delivered): not resent; see --report"
+
+
+def _dry_run(
     composer: Composer,
     recipients: list[Recipient],
     outbox: Path,
-    journal_path: Path,
-    on_done: Callable[[Outcome], None],
-    retry_uncertain: bool = False,
+    journal_file: Path,
+    report: Callable[[Outcome], None],
+    retry_uncertain: bool,
 ) -> Summary:
-    """Write each message to the outbox as .eml; the journal is only read (to skip what --send would skip)."""
-    summary = Summary(dry_run=True)
-    journal = Journal.open_readonly(journal_path)
+    """Write each message to the outbox as .eml; the journal is only read (to skip what a send would skip)."""
+    summary = Summary(dry_run=True, journal=journal_file, outbox=outbox)
+    journal = Journal.open_readonly(journal_file)
     try:
         for r in recipients:
             row = journal.get(r.key) if journal else None
@@ -104,7 +232,7 @@ def dry_run(
             if state == "sent":
                 outcome = Outcome(r, "skipped", "already sent")
             elif state in ("sending", "uncertain") and not retry_uncertain:
-                outcome = Outcome(r, "uncertain", "may have been delivered before an interruption: not resent")
+                outcome = Outcome(r, "held", HELD)
             else:
                 message_id = row["message_id"] if row is not None else new_message_id(composer.sender)
                 try:
@@ -116,47 +244,65 @@ def dry_run(
                     write_atomic(outbox / f"{name}-{r.key[:8]}.eml", msg.as_bytes())
                     outcome = Outcome(r, "written")
             summary.outcomes.append(outcome)
-            on_done(outcome)
+            report(outcome)
     finally:
         if journal:
             journal.close()
     return summary
 
 
-@dataclass
-class SendOptions:
-    rate: float = 0.0  # messages a minute, 0 = no limit
-    retries: int = 3
-    retry_delay: float = 5.0  # seconds before the first retry, doubled each time
-    retry_uncertain: bool = False
+class _Stop(Exception):  # noqa: N818 - control flow, not an error of the caller's
+    """The server cannot be reached or refuses every message: stop the batch, keep the rest pending."""
 
 
-def send(
+def _send(
     composer: Composer,
     recipients: list[Recipient],
     cfg: SmtpConfig,
-    journal_path: Path,
+    journal_file: Path,
     opts: SendOptions,
-    on_done: Callable[[Outcome], None],
+    report: Callable[[Outcome], None],
 ) -> Summary:
-    summary = Summary(dry_run=False)
-    journal = Journal.open_for_send(journal_path)
+    summary = Summary(dry_run=False, journal=journal_file)
+    journal = Journal.open_for_send(journal_file, wait=opts.lock_wait)
     mailer = Mailer(cfg)
     throttle = _throttle(opts.rate)
+    done: dict[str, Outcome] = {}
+    # Deferred deliveries wait here: (not before, list position, rounds so far, recipient).
+    later: list[tuple[float, int, int, Recipient]] = []
+    last_deferral = [0.0]
+
+    def settle(o: Outcome) -> None:
+        done[o.recipient.key] = o
+        report(o)
+
+    def attempt(i: int, r: Recipient, rounds: int) -> None:
+        o = _attempt(composer, r, journal, mailer, opts, throttle)
+        if o.status == "deferred" and rounds < opts.retries:
+            heapq.heappush(later, (time.monotonic() + opts.retry_delay * 2**rounds, i, rounds + 1, r))
+            return
+        if o.status == "deferred":
+            last_deferral[0] = opts.retry_delay * 2**rounds
+        settle(o)
+
     try:
         # Every delivery is in the journal before the first is sent, so a stopped run shows what is left.
         journal.db.execute("BEGIN IMMEDIATE")
         for r in recipients:
             journal.prepare(r, lambda: new_message_id(composer.sender))
         journal.db.execute("COMMIT")
-        for r in recipients:
-            outcome = _send_one(composer, r, journal, mailer, opts, throttle)
-            summary.outcomes.append(outcome)
-            on_done(outcome)
-    except MailError as e:  # the server or its settings, not one recipient: stop, say how far it got
+        for i, r in enumerate(recipients):
+            attempt(i, r, 0)
+        # Then the deferred ones, each no sooner than its backoff allows: the rest of the list never waits for them.
+        while later:
+            not_before, i, rounds, r = heapq.heappop(later)
+            wait = not_before - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            attempt(i, r, rounds)
+    except (_Stop, MailError) as e:  # the server or its settings, not one recipient
         mailer.drop()
-        sent = summary.count("sent")
-        raise MailError(f"{e.message}; stopped after {sent} sent, rerun to send the rest", e.path, e.line) from None
+        summary.stopped = e.message if isinstance(e, MailError) else str(e)
     except BaseException:  # Ctrl-C: leave at once, without waiting for the server to say goodbye
         mailer.drop()
         raise
@@ -164,6 +310,16 @@ def send(
         mailer.close()
     finally:
         journal.close()
+    for r in recipients:
+        if r.key in done:
+            summary.outcomes.append(done[r.key])
+        else:  # the batch stopped first: deferred ones stay deferred, the others pending
+            deferred = any(x[3].key == r.key for x in later)
+            o = Outcome(r, "deferred" if deferred else "pending", "not tried: the batch stopped")
+            summary.outcomes.append(o)
+            report(o)
+    # A greylisting server typically lets the same message through 5 to 30 minutes after its first refusal.
+    summary.retry_after = max(15 * 60.0, last_deferral[0]) if summary.count("deferred") else 0.0
     return summary
 
 
@@ -180,165 +336,145 @@ def _throttle(rate: float) -> Callable[[], None]:
     return wait
 
 
-def _send_one(
+def attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
+
+
+def _attempt(
     composer: Composer, r: Recipient, journal: Journal, mailer: Mailer, opts: SendOptions, throttle: Callable[[], None]
 ) -> Outcome:
+    """One recipient, once: sent, or deferred, failed, uncertain; reconnecting (not deferring) after a lost line."""
     row = journal.prepare(r, lambda: new_message_id(composer.sender))
     if row["state"] == "sent":
         return Outcome(r, "skipped", "already sent")
-    if row["state"] == "uncertain" and not opts.retry_uncertain:
-        return Outcome(r, "uncertain", "may have been delivered before an interruption: not resent")
+    resend = row["state"] == "uncertain"
+    if resend and not opts.retry_uncertain:
+        return Outcome(r, "held", HELD)
     try:
         data = composer.message(r, row["message_id"]).as_bytes()
     except LeafgenError as e:
         journal.finish(r.key, "failed", str(e))
         return Outcome(r, "failed", _short(e, r.lang))
-    states = ("pending", "failed", "uncertain") if opts.retry_uncertain else ("pending", "failed")
-    for attempt in range(opts.retries + 1):
-        mailer.body_sent = False
+    states = ("pending", "deferred", "failed") + (("uncertain",) if opts.retry_uncertain else ())
+    lost = 0  # connections that failed before the message was complete, for this message
+    while True:
+        before = journal.get(r.key)
+        assert before is not None
+        throttle()
+        if not journal.claim(r.key, states):
+            return Outcome(r, "skipped", "claimed elsewhere")
         try:
-            throttle()
-            if not journal.claim(r.key, states):
-                return Outcome(r, "skipped", "claimed elsewhere")
-            mailer.deliver(data, composer.sender.addr_spec, r.email)
+            reply = mailer.deliver(data, composer.sender.addr_spec, r.email, lambda: journal.point_of_no_return(r.key))
         except Temporary as e:
-            if attempt < opts.retries:
-                journal.finish(r.key, "pending", f"temporary failure, retrying: {e.detail}")
-                time.sleep(opts.retry_delay * 2**attempt)
-                continue
-            if e.connect:  # the server is unreachable: stop the batch, keep this one pending
-                journal.finish(r.key, "pending", e.detail)
-                raise MailError(f"{e.detail} (gave up after {attempt + 1} attempts)") from None
-            journal.finish(r.key, "failed", f"temporary failure, gave up after {attempt + 1} attempts: {e.detail}")
-            return Outcome(r, "failed", f"{e.note}, gave up after {attempt + 1} attempts")
+            if not e.connection:  # this message, refused for now: after the rest of the list
+                journal.finish(r.key, "deferred", f"temporarily refused: {e.detail}")
+                return Outcome(r, "deferred", f"{e.note}: temporarily refused, tried again later")
+            # Nothing reached the patient and nothing was said about this message: the row stays as it was (an
+            # earlier 550 keeps its reason), the attempt goes into its history.
+            journal.restore(r.key, before["state"], before["error"], e.detail)
+            lost += 1
+            if lost > opts.retries:
+                if e.connect:
+                    raise _Stop(f"{e.detail} (gave up after {attempts(lost)})") from None
+                journal.finish(r.key, "deferred", f"{e.detail} (connection lost {lost} times)")
+                return Outcome(r, "deferred", f"{e.note}, {attempts(lost)}: tried again later")
+            if lost > 1:  # the first reconnection at once: a server closing an idle connection is routine
+                time.sleep(opts.retry_delay * 2 ** (lost - 2))
+            continue
         except Permanent as e:
             journal.finish(r.key, "failed", e.detail)
             return Outcome(r, "failed", e.note)
         except Uncertain as e:
             journal.finish(r.key, "uncertain", e.detail)
-            return Outcome(r, "uncertain", e.note)
+            return Outcome(r, "uncertain", e.note, resent=resend)
         except BaseException as e:  # a setup error, or Ctrl-C: nothing lost, nothing sent twice
-            state = "uncertain" if mailer.body_sent else "pending"
-            journal.finish(
-                r.key,
-                state,
+            why = (
                 f"stopped: {e}"
                 if isinstance(e, LeafgenError)
                 else "interrupted (Ctrl-C)"
                 if isinstance(e, KeyboardInterrupt)
-                else f"interrupted: {type(e).__name__}",
+                else f"interrupted: {type(e).__name__}"
             )
+            now = journal.get(r.key)
+            if now is not None and now["state"] == "sending":  # past the point of no return
+                journal.finish(r.key, "uncertain", f"{why} after the whole message went out: it may have arrived")
+            else:
+                journal.restore(r.key, before["state"], before["error"], f"{why} before the message was complete")
             raise
-        journal.finish(r.key, "sent")
-        return Outcome(r, "sent")
-    raise AssertionError("unreachable")
+        journal.finish(r.key, "sent", detail=reply)
+        return Outcome(r, "sent", resent=resend)
 
 
-# --- the command ---------------------------------------------------------------------------------------------
+# --- the report ----------------------------------------------------------------------------------------------
 
 
-def report(journal_path: Path, out: TextIO) -> int:
-    """Every delivery that needs a person's attention, with its CSV row; patient details are shown here only."""
-    journal = Journal.open_readonly(journal_path)
+@dataclass(frozen=True)
+class Attempt:
+    at: str
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One journal row that needs a person's attention, with patient details: for --report only, never logs."""
+
+    where: str  # CSV file:row, or 'command line'
+    state: str
+    reason: str  # the last meaningful reason: a server's answer about this message, a build failure
+    email: str
+    name: str
+    leaflets: str
+    kinds: str
+    lang: str
+    attempts: int
+    message_id: str
+    updated: str
+    history: tuple[Attempt, ...]
+
+
+@dataclass
+class Report:
+    journal: Path
+    counts: dict[str, int]
+    open: list[Delivery]
+    policy: str = AT_MOST_ONCE
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed, deferred, uncertain or pending: a scheduled job can rely on this."""
+        return not self.open
+
+
+def report(journal_file: Path) -> Report:
+    """Every delivery that is not yet sent, with its CSV row and attempt history."""
+    journal = Journal.open_readonly(journal_file)
     if journal is None:
-        raise MailError(
-            "no send journal: nothing has been sent with --send here (see --journal / --outbox)", journal_path
-        )
+        raise MailError("no send journal: nothing has been sent with --send for this project yet", journal_file)
     try:
         rows = journal.rows()
+        history = {r["key"]: journal.history(r["key"]) for r in rows if r["state"] != "sent"}
     finally:
         journal.close()
-    counts = {s: sum(r["state"] == s for r in rows) for s in ("sent", "failed", "uncertain", "pending", "sending")}
-    for r in rows:
-        if r["state"] == "sent":
-            continue
-        where = f"{r['source']}:{r['row']}" if r["row"] else r["source"]
-        lines = (r["error"] or "not attempted yet").splitlines()
-        print(f"{where}: {r['state']}: {lines[0]}", file=out)
-        for extra in lines[1:]:
-            print(f"    {extra}", file=out)
-        print(
-            f"    to {r['email']}"
-            + (f" ({r['name']})" if r["name"] else "")
-            + f"; {r['leaflets']} [{r['kinds']}] in {r['lang']}; attempts {r['attempts']}; "
-            f"Message-ID {r['message_id']}; last change {r['updated']}",
-            file=out,
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("sent", "failed", "deferred", "uncertain", "pending")}
+    counts["pending"] += sum(r["state"] in ("trying",) for r in rows)
+    counts["uncertain"] += sum(r["state"] in ("sending",) for r in rows)
+    open_rows = [
+        Delivery(
+            where=f"{r['source']}:{r['row']}" if r["row"] else r["source"],
+            state={"trying": "pending", "sending": "uncertain"}.get(r["state"], r["state"]),
+            reason=r["error"] or "not attempted yet",
+            email=r["email"],
+            name=r["name"],
+            leaflets=r["leaflets"],
+            kinds=r["kinds"],
+            lang=r["lang"],
+            attempts=r["attempts"],
+            message_id=r["message_id"],
+            updated=r["updated"],
+            history=tuple(Attempt(h["at"], h["outcome"], h["detail"]) for h in history[r["key"]]),
         )
-    shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n or state != "sending")
-    print(f"leafgen: journal {journal_path}: {shown}", file=out)
-    if counts["uncertain"] or counts["sending"]:
-        print(f"leafgen: note: {AT_MOST_ONCE}", file=out)
-    return 0
-
-
-def command(args: argparse.Namespace, project: Project | None, out: TextIO, err: TextIO) -> int:
-    """`leafgen email`: validate everything first, then write the outbox or send."""
-    outbox = Path(args.outbox)
-    journal_path = Path(args.journal) if args.journal else outbox / JOURNAL
-    if args.report:
-        return report(journal_path, out)
-    assert project is not None
-    if args.rate < 0 or args.retries < 0 or args.retry_delay < 0:
-        raise MailError("--rate, --retries and --retry-delay cannot be negative")
-    if args.to is not None:
-        recipients = [
-            single(project, args.to, args.name, args.leaflet or [], args.lang, args.kind, args.paper, args.large_print)
-        ]
-    else:
-        if args.name is not None or args.leaflet or args.lang:
-            raise MailError("--name, --leaflet and --lang go with --to; a recipients list gives them per row")
-        recipients = read_csv(project, Path(args.recipients), args.kind, args.paper, args.large_print)
-
-    profile = clinic(project)
-    cfg = load_config(Path(args.smtp_config) if args.smtp_config else None, os.environ)
-    if args.send:
-        cfg.check()
-    if cfg.sender:
-        sender = parse_sender(cfg.sender, profile["name"], cfg.where("from"))
-    elif profile.get("email"):  # a dry run needs no server: the clinic's own address will do
-        sender = parse_sender(profile["email"], profile["name"], str(project.clinic_path))
-    else:  # or a placeholder that can never be delivered
-        sender = Address(check_name(profile["name"], "clinic name"), addr_spec=DRY_RUN_SENDER)
-
-    composer = Composer(project, sender)
-    bar = _progress(len(recipients), err) if args.recipients else None
-
-    def on_done(o: Outcome) -> None:
-        if o.status in ("failed", "uncertain"):
-            line = f"leafgen: {o.status}: {o.recipient.where}: {o.note}"
-            bar.write(line, file=err) if bar else print(line, file=err)
-        if bar:
-            bar.update(1)
-
-    start = time.perf_counter()
-    try:
-        if args.send:
-            opts = SendOptions(args.rate, args.retries, args.retry_delay, args.retry_uncertain)
-            summary = send(composer, recipients, cfg, journal_path, opts, on_done)
-        else:
-            summary = dry_run(composer, recipients, outbox, journal_path, on_done, args.retry_uncertain)
-    finally:
-        if bar:
-            bar.close()
-    summary.seconds = time.perf_counter() - start
-    if args.send:
-        print(f"leafgen: {summary.line()}; journal: {journal_path}", file=out)
-    else:
-        print(f"leafgen: dry run, nothing sent: {summary.line()}; outbox: {outbox} (add --send to send)", file=out)
-    if not summary.ok:
-        print(
-            f"leafgen: details: leafgen email --report --journal {journal_path}"
-            if args.send
-            else "leafgen: fix the failed rows, or rerun after the translations are complete",
-            file=err,
-        )
-    return 0 if summary.ok else 1
-
-
-def _progress(total: int, err: TextIO) -> Any:
-    """A progress bar for people at a terminal; logs and CI get only the summary."""
-    if total < 2 or not (hasattr(err, "isatty") and err.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, file=err, unit="message", leave=False)
+        for r in rows
+        if r["state"] in OPEN_STATES
+    ]
+    return Report(journal_file, counts, open_rows)

@@ -9,7 +9,7 @@ import smtplib
 import socket
 import ssl
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -140,11 +140,16 @@ def parse_sender(value: str, clinic_name: str, where: str) -> Address:
 
 
 class Undelivered(Exception):  # noqa: N818 - an outcome, not a bug
-    """The server did not take the message; `detail` may quote the address (journal only), `note` does not."""
+    """The server did not take the message; `detail` may quote the address (journal only), `note` does not.
 
-    def __init__(self, note: str, detail: str = "", *, connect: bool = False):
+    `connection`: the connection failed (could not connect, 421, dropped, timed out) before the point of no return,
+    which says something about the server, not about this message. `connect`: it could not even be opened.
+    """
+
+    def __init__(self, note: str, detail: str = "", *, connect: bool = False, connection: bool = False):
         super().__init__(note)
-        self.note, self.detail, self.connect = note, detail or note, connect
+        self.note, self.detail = note, detail or note
+        self.connect, self.connection = connect, connection or connect
 
 
 class Temporary(Undelivered):
@@ -243,28 +248,42 @@ class Mailer:
                 self.smtp.quit()
         self.drop()
 
-    def deliver(self, data: bytes, sender: str, rcpt: str) -> str:
-        """Hand one message to the server; the server's reply, or Temporary, Permanent, Uncertain or MailError."""
+    def deliver(self, data: bytes, sender: str, rcpt: str, before_end: Callable[[], None] = lambda: None) -> str:
+        """Hand one message to the server; the server's reply, or Temporary, Permanent, Uncertain or MailError.
+
+        `before_end` runs just before the final "." of DATA, the point of no return: until the server has that
+        line it discards the transaction, so a sender killed before it has sent nothing (the journal commits the
+        point in `before_end`, and a failure there aborts the message).
+        """
         self.body_sent = False
         if self.smtp is None:
             self.smtp = self._connect()
         smtp = self.smtp
+        stage = "MAIL FROM"
         try:
             code, resp = smtp.mail(sender)
             if code != 250:
-                self._refused(code, resp, "MAIL FROM")
+                self._refused(code, resp, stage)
+            stage = "RCPT TO"
             code, resp = smtp.rcpt(rcpt)
             if code not in (250, 251):
-                self._refused(code, resp, "RCPT TO")
+                self._refused(code, resp, stage)
+            stage = "DATA"
             code, resp = smtp.docmd("DATA")
             if code != 354:
-                self._refused(code, resp, "DATA")
-            # smtplib's own data(), by hand, so we know whether the message was complete when a connection dies.
+                self._refused(code, resp, stage)
+            # smtplib's own data(), by hand, so the journal can commit between the body and its final dot.
             body = re.sub(rb"(?m)^\.", b"..", data)
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
-            smtp.send(body + b".\r\n")
-            self.body_sent = True
+            smtp.send(body)
+            try:
+                before_end()
+            except BaseException:
+                self.drop()  # without the final dot the server discards what it has
+                raise
+            self.body_sent = True  # before the dot goes out: once any of it may have left, the outcome is open
+            smtp.send(b".\r\n")
             code, resp = smtp.getreply()
         except OSError as e:  # SMTPServerDisconnected, reset, timeout
             self.drop()
@@ -274,7 +293,11 @@ class Mailer:
                     "connection lost after the message was sent, before the server confirmed it",
                     f"connection lost after the message was sent ({what})",
                 ) from None
-            raise Temporary("connection lost", f"connection lost before the message was complete ({what})") from None
+            raise Temporary(
+                f"connection lost at {stage}",
+                f"connection lost at {stage}, before the message was complete ({what})",
+                connection=True,
+            ) from None
         if code == 250:
             return _reply(code, resp)
         if self.body_sent and not 400 <= code < 600:
@@ -287,7 +310,7 @@ class Mailer:
         reply = _reply(code, resp)
         if code == 421 or not 400 <= code < 600:  # the server is closing the connection
             self.drop()
-            raise Temporary(f"SMTP {code} at {stage}", reply)
+            raise Temporary(f"SMTP {code} at {stage}", reply, connection=stage != "end of DATA")
         if stage != "end of DATA":
             try:
                 assert self.smtp is not None
