@@ -91,8 +91,9 @@ class Handler:
         login = session.auth_data if session.authenticated else None  # what authenticator() below returned
         with self.lock:
             tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None  # STARTTLS, TLS
-            self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content,
-                                          tls, login))
+            self.received.append(
+                Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content, tls, login)
+            )
             count = len(self.received)
         if self.hold_at == count:
             self.arrived.set()

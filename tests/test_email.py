@@ -17,8 +17,10 @@ import ssl
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from markupsafe import escape
 
 from conftest import LEAFLET, copy_project
 from email_server import Handler, authenticator, start
+from leafgen import api
 from leafgen.build.plan import relative_path
 from leafgen.cli import main
 from leafgen.content.schema import load_leaflet
@@ -38,6 +41,9 @@ from leafgen.i18n.extract import expected_units
 from leafgen.i18n.status import status
 from leafgen.mail.journal import Journal
 from leafgen.mail.message import attachment_filename
+from leafgen.mail.recipients import single
+from leafgen.mail.send import send_one
+from leafgen.mail.smtp import load_config
 from leafgen.project import Project
 from leafgen.render.job import Job
 from leafgen.render.pipeline import render_job
@@ -88,11 +94,30 @@ def translated(project: Project, lang: str) -> tuple[i18n.Translator, str, str]:
 def built(proj: Project, tmp_path_factory: pytest.TempPathFactory) -> dict[Job, bytes]:
     """What `leafgen build` makes for the jobs the emails attach, each rendered once for the module."""
     out = tmp_path_factory.mktemp("built")
-    code = main(["build", "--project", str(proj.root), "--out", str(out), "--lang", f"en,{RTL}",
-                 "--kind", "handout,checklist", "--paper", "a4", "--fillable", "--jobs", "1"])
+    code = main(
+        [
+            "build",
+            "--project",
+            str(proj.root),
+            "--out",
+            str(out),
+            "--lang",
+            f"en,{RTL}",
+            "--kind",
+            "handout,checklist",
+            "--paper",
+            "a4",
+            "--fillable",
+            "--jobs",
+            "1",
+        ]
+    )
     assert code == 0
-    jobs = [Job(LEAFLET, lang, kind, "a4", fillable=kind == "checklist") for lang in ("en", RTL)
-            for kind in ("handout", "checklist")]
+    jobs = [
+        Job(LEAFLET, lang, kind, "a4", fillable=kind == "checklist")
+        for lang in ("en", RTL)
+        for kind in ("handout", "checklist")
+    ]
     return {job: (out / relative_path(job)).read_bytes() for job in jobs}
 
 
@@ -125,8 +150,20 @@ def smtp(server, monkeypatch: pytest.MonkeyPatch) -> Handler:
 
 def leafgen_email(proj: Project, tmp_path: Path, *args: str, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
     outbox = tmp_path / "outbox"  # each test its own journal: the project is shared by the module
-    code = main(["email", "--project", str(proj.root), "--outbox", str(outbox), "--journal",
-                 str(outbox / "journal.sqlite"), "--retry-delay", "0.01", *args])
+    code = main(
+        [
+            "email",
+            "--project",
+            str(proj.root),
+            "--outbox",
+            str(outbox),
+            "--journal",
+            str(outbox / "journal.sqlite"),
+            "--retry-delay",
+            "0.01",
+            *args,
+        ]
+    )
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -166,8 +203,20 @@ def assert_one_line_errors(code: int, err: str, *needles: str) -> list[str]:
 
 
 def test_single_send_arrives_with_headers_parts_and_the_built_pdfs(proj, built, smtp, tmp_path, capsys):
-    code, out, err = leafgen_email(proj, tmp_path, "--to", "ann.lee@example.org", "--name", "Ann Lée",
-                           "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys)
+    code, out, err = leafgen_email(
+        proj,
+        tmp_path,
+        "--to",
+        "ann.lee@example.org",
+        "--name",
+        "Ann Lée",
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        "en",
+        "--send",
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "1 sent, 0 failed, 0 skipped" in out
     assert_private(out + err, "ann.lee", "Lée")
@@ -198,7 +247,8 @@ def test_single_send_arrives_with_headers_parts_and_the_built_pdfs(proj, built, 
     assert '<html lang="en" dir="ltr">' in html and "<p>Dear Ann Lée,</p>" in html
 
     assert [(a.get_content_type(), a.get_filename()) for a in attachments] == [
-        ("application/pdf", f"{TITLE}.pdf"), ("application/pdf", f"{TITLE} – {CHECKLIST}.pdf"),
+        ("application/pdf", f"{TITLE}.pdf"),
+        ("application/pdf", f"{TITLE} – {CHECKLIST}.pdf"),
     ]
     assert attachments[0].get_content() == built[Job(LEAFLET, "en", "handout", "a4")]
     assert attachments[1].get_content() == built[Job(LEAFLET, "en", "checklist", "a4", fillable=True)]
@@ -207,22 +257,49 @@ def test_single_send_arrives_with_headers_parts_and_the_built_pdfs(proj, built, 
     assert (row["state"], row["message_id"], row["attempts"]) == ("sent", msg["Message-ID"], 1)
 
     # The same command again is the same delivery: nothing is sent twice.
-    code, out, _ = leafgen_email(proj, tmp_path, "--to", "ann.lee@example.org", "--name", "Ann Lée",
-                         "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys)
+    code, out, _ = leafgen_email(
+        proj,
+        tmp_path,
+        "--to",
+        "ann.lee@example.org",
+        "--name",
+        "Ann Lée",
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        "en",
+        "--send",
+        capsys=capsys,
+    )
     assert code == 0 and "0 sent, 0 failed, 1 skipped (already sent)" in out and len(smtp.received) == 1
 
 
-def test_rtl_language_gets_translated_parts_encoded_headers_and_readable_file_names(proj, built, smtp, tmp_path,
-                                                                                     capsys):
-    code, out, err = leafgen_email(proj, tmp_path, "--to", "sami@example.org", "--name", "سامي",
-                           "--leaflet", LEAFLET, "--lang", RTL, "--send", capsys=capsys)
+def test_rtl_language_gets_translated_parts_encoded_headers_and_readable_file_names(
+    proj, built, smtp, tmp_path, capsys
+):
+    code, out, err = leafgen_email(
+        proj,
+        tmp_path,
+        "--to",
+        "sami@example.org",
+        "--name",
+        "سامي",
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        RTL,
+        "--send",
+        capsys=capsys,
+    )
     assert code == 0, err
     [got] = smtp.received
     msg = got.message
     tr, title, checklist_title = translated(proj, RTL)
     assert msg["Content-Language"] == "ar"
-    assert msg["Subject"] == tr("%(title)s: information from %(clinic)s") % {"title": title,
-                                                                             "clinic": "Riverside Clinic"}
+    assert msg["Subject"] == tr("%(title)s: information from %(clinic)s") % {
+        "title": title,
+        "clinic": "Riverside Clinic",
+    }
     assert re.search(rb"^Subject: =\?utf-8\?[bq]\?", got.data, re.MULTILINE)  # RFC 2047, not raw UTF-8
     assert msg["To"].addresses[0].display_name == "سامي"
     assert got.data.isascii()
@@ -232,8 +309,10 @@ def test_rtl_language_gets_translated_parts_encoded_headers_and_readable_file_na
     assert text.startswith(tr("Dear %(name)s,") % {"name": "سامي"})
     assert f"- {title}" in text.splitlines()
     assert '<html lang="ar" dir="rtl">' in html and '<body dir="rtl"' in html
-    assert str(escape(tr("As discussed at %(clinic)s, we attach information for you:")) % {
-        "clinic": "Riverside Clinic"}) in html
+    assert (
+        str(escape(tr("As discussed at %(clinic)s, we attach information for you:")) % {"clinic": "Riverside Clinic"})
+        in html
+    )
 
     handout, checklist = msg.iter_attachments()
     assert handout.get_filename() == attachment_filename(title)
@@ -248,11 +327,16 @@ def test_rtl_language_gets_translated_parts_encoded_headers_and_readable_file_na
 
 
 def test_dry_run_writes_parseable_eml_files_and_sends_nothing(proj, smtp, tmp_path, capsys):
-    recipients = write_csv(tmp_path / "recipients.csv", [
-        f'{addr(1)},"Ann & Co ""Jr""",en,{LEAFLET},handout,letter,yes',
-        f"{addr(2)},王芳,{CJK},{LEAFLET},handout;checklist,,",
-        f"{addr(3)},,en,{LEAFLET},,,",
-    ], header=f"{HEADER},paper,large_print", encoding="utf-8-sig")  # with a byte-order mark, as Excel writes it
+    recipients = write_csv(
+        tmp_path / "recipients.csv",
+        [
+            f'{addr(1)},"Ann & Co ""Jr""",en,{LEAFLET},handout,letter,yes',
+            f"{addr(2)},王芳,{CJK},{LEAFLET},handout;checklist,,",
+            f"{addr(3)},,en,{LEAFLET},,,",
+        ],
+        header=f"{HEADER},paper,large_print",
+        encoding="utf-8-sig",
+    )  # with a byte-order mark, as Excel writes it
     code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), capsys=capsys)
     assert code == 0, err
     assert "dry run, nothing sent: 3 written, 0 failed" in out
@@ -290,8 +374,9 @@ def test_list_of_20_survives_451_550_and_a_dropped_connection(proj, smtp, tmp_pa
     smtp.tempfail_once = {addr(5)}
     smtp.reject = {addr(10)}
     smtp.drop_at_mail = 14
-    recipients = write_csv(tmp_path / "recipients.csv",
-                           [f"{addr(i)},Patient {i},en,{LEAFLET},handout" for i in range(1, 21)])
+    recipients = write_csv(
+        tmp_path / "recipients.csv", [f"{addr(i)},Patient {i},en,{LEAFLET},handout" for i in range(1, 21)]
+    )
     code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
     assert code == 1
     assert "19 sent, 1 failed, 0 skipped (already sent)" in out
@@ -316,18 +401,35 @@ def test_list_of_20_survives_451_550_and_a_dropped_connection(proj, smtp, tmp_pa
     assert len(smtp.received) == 19
 
 
-@pytest.mark.parametrize(("how", "state"), [(signal.SIGKILL, "sending"), (signal.SIGINT, "uncertain")],
-                         ids=["killed", "ctrl-c"])
+@pytest.mark.parametrize(
+    ("how", "state"), [(signal.SIGKILL, "sending"), (signal.SIGINT, "uncertain")], ids=["killed", "ctrl-c"]
+)
 def test_stopped_mid_list_then_rerun_delivers_each_message_once(proj, smtp, tmp_path, capsys, how, state):
     n, killed_at = 8, 3
-    recipients = write_csv(tmp_path / "recipients.csv",
-                           [f"{addr(i)},Patient {i},en,{LEAFLET},handout" for i in range(1, n + 1)])
+    recipients = write_csv(
+        tmp_path / "recipients.csv", [f"{addr(i)},Patient {i},en,{LEAFLET},handout" for i in range(1, n + 1)]
+    )
     smtp.hold_at = killed_at  # the server stores message 3, then holds its "250" while the sender is killed
     log = (tmp_path / "stderr.txt").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "leafgen", "email", "--project", str(proj.root), "--recipients", str(recipients),
-         "--send", "--journal", str(tmp_path / "outbox" / "journal.sqlite"), "--retry-delay", "0.01"],
-        stdout=subprocess.DEVNULL, stderr=log, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "leafgen",
+            "email",
+            "--project",
+            str(proj.root),
+            "--recipients",
+            str(recipients),
+            "--send",
+            "--journal",
+            str(tmp_path / "outbox" / "journal.sqlite"),
+            "--retry-delay",
+            "0.01",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        cwd=tmp_path,
     )
     try:
         assert smtp.arrived.wait(60), (tmp_path / "stderr.txt").read_text()
@@ -362,18 +464,22 @@ def test_stopped_mid_list_then_rerun_delivers_each_message_once(proj, smtp, tmp_
     assert "at most once" in out and addr(killed_at) in out
 
     # A person who checked and wants it resent: same Message-ID, so the duplicate can be recognised.
-    code, out, _ = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", "--retry-uncertain",
-                         capsys=capsys)
+    code, out, _ = leafgen_email(
+        proj, tmp_path, "--recipients", str(recipients), "--send", "--retry-uncertain", capsys=capsys
+    )
     assert code == 0 and f"1 sent (1 of them resent after being uncertain), 0 failed, {n - 1} skipped" in out
     first, second = smtp.to(addr(killed_at))
     assert first.message["Message-ID"] == second.message["Message-ID"]
 
 
 def test_incomplete_translation_fails_that_row_and_is_not_sent_in_english(proj, smtp, tmp_path, capsys):
-    recipients = write_csv(tmp_path / "recipients.csv", [
-        f"{addr(1)},,en,{LEAFLET},handout",
-        f"{addr(2)},,de,{LEAFLET},handout",
-    ])
+    recipients = write_csv(
+        tmp_path / "recipients.csv",
+        [
+            f"{addr(1)},,en,{LEAFLET},handout",
+            f"{addr(2)},,de,{LEAFLET},handout",
+        ],
+    )
     code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
     assert code == 1
     assert "1 sent, 1 failed" in out
@@ -384,11 +490,11 @@ def test_incomplete_translation_fails_that_row_and_is_not_sent_in_english(proj, 
 
 
 def test_rate_limits_messages_per_minute(proj, smtp, tmp_path, capsys):
-    recipients = write_csv(tmp_path / "recipients.csv",
-                           [f"{addr(i)},,en,{LEAFLET},handout" for i in range(1, 4)])
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout" for i in range(1, 4)])
     start_ = time.monotonic()
-    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", "--rate", "600",
-                           capsys=capsys)
+    code, out, err = leafgen_email(
+        proj, tmp_path, "--recipients", str(recipients), "--send", "--rate", "600", capsys=capsys
+    )
     assert code == 0, err
     assert len(smtp.received) == 3 and time.monotonic() - start_ >= 0.2  # 600 a minute: 0.1 s apart
 
@@ -405,18 +511,21 @@ def test_unreachable_server_stops_the_batch_and_keeps_it_pending(proj, tmp_path,
     monkeypatch.setenv("LEAFGEN_SMTP_SECURITY", "none")
     monkeypatch.setenv("LEAFGEN_SMTP_FROM", SENDER)
     recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout" for i in (1, 2)])
-    code, _, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", "--retries", "1",
-                                 capsys=capsys)
-    assert_one_line_errors(code, err, f"cannot connect to SMTP server 127.0.0.1:{port}", "gave up after 2 attempts",
-                           "stopped after 0 sent")
+    code, _, err = leafgen_email(
+        proj, tmp_path, "--recipients", str(recipients), "--send", "--retries", "1", capsys=capsys
+    )
+    assert_one_line_errors(
+        code, err, f"cannot connect to SMTP server 127.0.0.1:{port}", "gave up after 2 attempts", "stopped after 0 sent"
+    )
     assert {r["state"] for r in journal(tmp_path).values()} == {"pending"}
 
 
 def test_journal_in_use_refuses_a_second_sender(proj, smtp, tmp_path, capsys):
     held = Journal.open_for_send(tmp_path / "outbox" / "journal.sqlite")
     try:
-        code, _, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send",
-                             capsys=capsys)
+        code, _, err = leafgen_email(
+            proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys
+        )
     finally:
         held.close()
     assert_one_line_errors(code, err, "journal is in use")
@@ -428,8 +537,20 @@ def test_journal_in_use_refuses_a_second_sender(proj, smtp, tmp_path, capsys):
 
 @pytest.mark.parametrize("brk", ["\r\n", "\n", "\r"])
 def test_line_break_in_name_option_is_refused(proj, smtp, tmp_path, capsys, brk):
-    code, out, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--name", f"Ann{brk}Bcc: victim@example.net",
-                           "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys)
+    code, out, err = leafgen_email(
+        proj,
+        tmp_path,
+        "--to",
+        addr(1),
+        "--name",
+        f"Ann{brk}Bcc: victim@example.net",
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        "en",
+        "--send",
+        capsys=capsys,
+    )
     [line] = assert_one_line_errors(code, err, "--name contains a line break")
     assert "victim" not in out + err
     assert smtp.received == [] and smtp.mail_commands == 0
@@ -437,25 +558,29 @@ def test_line_break_in_name_option_is_refused(proj, smtp, tmp_path, capsys, brk)
 
 
 def test_malformed_to_address_is_refused_without_echoing_it(proj, smtp, tmp_path, capsys):
-    code, out, err = leafgen_email(proj, tmp_path, "--to", "ann@@example.org", "--leaflet", LEAFLET, "--lang", "en",
-                           "--send", capsys=capsys)
+    code, out, err = leafgen_email(
+        proj, tmp_path, "--to", "ann@@example.org", "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys
+    )
     assert_one_line_errors(code, err, "--to: malformed email address")
     assert "ann@" not in err and smtp.received == []
 
 
 def test_every_bad_row_is_reported_before_anything_is_sent(proj, smtp, tmp_path, capsys):
-    recipients = write_csv(tmp_path / "recipients.csv", [
-        f"{addr(1)},Good Row,en,{LEAFLET},handout",       # 2
-        f",No Address,en,{LEAFLET},handout",                          # 3
-        f"{addr(4)},,xx,{LEAFLET},handout",                           # 4
-        f"{addr(5)},,en,no-such-leaflet,handout",                     # 5
-        f"not-an-address,,en,{LEAFLET},handout",                      # 6
-        f'{addr(7)},"Ann\r\nBcc: victim@example.net",en,{LEAFLET},handout',  # 7 (one row over two lines)
-        f"{addr(8)},,en,{LEAFLET},brochure",                          # 8
-        f"{addr(9)},Too,Many,Cells,In,This,Row",                      # 9
-        f"{addr(1)},Good Row Again,en,{LEAFLET},handout",             # 10: the same delivery as row 2
-        f"{addr(11)},,,,",                                            # 11
-    ])
+    recipients = write_csv(
+        tmp_path / "recipients.csv",
+        [
+            f"{addr(1)},Good Row,en,{LEAFLET},handout",  # 2
+            f",No Address,en,{LEAFLET},handout",  # 3
+            f"{addr(4)},,xx,{LEAFLET},handout",  # 4
+            f"{addr(5)},,en,no-such-leaflet,handout",  # 5
+            f"not-an-address,,en,{LEAFLET},handout",  # 6
+            f'{addr(7)},"Ann\r\nBcc: victim@example.net",en,{LEAFLET},handout',  # 7 (one row over two lines)
+            f"{addr(8)},,en,{LEAFLET},brochure",  # 8
+            f"{addr(9)},Too,Many,Cells,In,This,Row",  # 9
+            f"{addr(1)},Good Row Again,en,{LEAFLET},handout",  # 10: the same delivery as row 2
+            f"{addr(11)},,,,",  # 11
+        ],
+    )
     code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
     lines = assert_one_line_errors(code, err)
     expected = {
@@ -484,20 +609,35 @@ def test_line_break_smuggled_into_the_subject_by_a_catalog_fails_that_row(projec
     for msgid in expected_units(project):
         arabic.add(msgid, f"{MARK} {msgid}" + ("\nBcc: victim@example.net" if msgid == subject else ""))
     _write_catalog(i18n.catalog_path(project, RTL), arabic)
-    code, out, err = leafgen_email(project, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", RTL,
-                                   "--kind", "handout", "--send", capsys=capsys)
+    code, out, err = leafgen_email(
+        project,
+        tmp_path,
+        "--to",
+        addr(1),
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        RTL,
+        "--kind",
+        "handout",
+        "--send",
+        capsys=capsys,
+    )
     assert code == 1 and "0 sent, 1 failed" in out
     assert "the subject would span several lines" in err and "victim" not in out + err
     assert smtp.received == []
 
 
-@pytest.mark.parametrize(("content", "needle", "row"), [
-    (b"email,name,leaflet\r\na@example.org,,x\r\n", "missing column(s) 'lang'", 1),
-    (b"email,lang,leaflet,larg_print\r\n", "unknown column 'larg_print': did you mean 'large_print'?", 1),
-    (b"ann@example.org,Ann,en,x\r\n", "the first row must name the columns", 1),  # no header: no cell echoed
-    (b"email,lang,leaflet\r\n", "no recipients", 1),
-    (b"email,name,lang,leaflet\r\na@example.org,Ren\xe9e,en,x\r\n", "not UTF-8", None),
-])
+@pytest.mark.parametrize(
+    ("content", "needle", "row"),
+    [
+        (b"email,name,leaflet\r\na@example.org,,x\r\n", "missing column(s) 'lang'", 1),
+        (b"email,lang,leaflet,larg_print\r\n", "unknown column 'larg_print': did you mean 'large_print'?", 1),
+        (b"ann@example.org,Ann,en,x\r\n", "the first row must name the columns", 1),  # no header: no cell echoed
+        (b"email,lang,leaflet\r\n", "no recipients", 1),
+        (b"email,name,lang,leaflet\r\na@example.org,Ren\xe9e,en,x\r\n", "not UTF-8", None),
+    ],
+)
 def test_broken_csv_files(proj, smtp, tmp_path, capsys, content, needle, row):
     path = tmp_path / "recipients.csv"
     path.write_bytes(content)
@@ -508,13 +648,15 @@ def test_broken_csv_files(proj, smtp, tmp_path, capsys, content, needle, row):
 
 
 def test_semicolon_separated_list_with_several_kinds(proj, smtp, tmp_path, capsys):
-    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(1)};Ann;en;{LEAFLET};checklist handout"],
-                           header="Email;Name;Lang;Leaflet;Kind")
+    recipients = write_csv(
+        tmp_path / "recipients.csv",
+        [f"{addr(1)};Ann;en;{LEAFLET};checklist handout"],
+        header="Email;Name;Lang;Leaflet;Kind",
+    )
     code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
     assert code == 0, err
     [got] = smtp.received
-    assert [a.get_filename() for a in got.message.iter_attachments()] == [f"{TITLE} – {CHECKLIST}.pdf",
-                                                                           f"{TITLE}.pdf"]
+    assert [a.get_filename() for a in got.message.iter_attachments()] == [f"{TITLE} – {CHECKLIST}.pdf", f"{TITLE}.pdf"]
 
 
 # --- server settings and TLS ---------------------------------------------------------------------------------
@@ -535,8 +677,9 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]
 def test_starttls_verifies_the_certificate_and_never_shows_the_password(proj, tls, tmp_path, monkeypatch, capsys):
     server_ctx, ca_file = tls
     handler = Handler()
-    controller = start(handler, tls_context=server_ctx, require_starttls=True,
-                       authenticator=authenticator("clinic", "s3cret-PW"))
+    controller = start(
+        handler, tls_context=server_ctx, require_starttls=True, authenticator=authenticator("clinic", "s3cret-PW")
+    )
     try:
         _clear_smtp_env(monkeypatch)
         monkeypatch.setenv("LEAFGEN_SMTP_HOST", "127.0.0.1")
@@ -547,8 +690,9 @@ def test_starttls_verifies_the_certificate_and_never_shows_the_password(proj, tl
         args = ("--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--kind", "handout", "--send")
 
         code, out, err = leafgen_email(proj, tmp_path, *args, capsys=capsys)  # a self-signed CA nobody trusts
-        assert_one_line_errors(code, err, "TLS certificate of SMTP server 127.0.0.1", "not trusted",
-                               "LEAFGEN_SMTP_CAFILE")
+        assert_one_line_errors(
+            code, err, "TLS certificate of SMTP server 127.0.0.1", "not trusted", "LEAFGEN_SMTP_CAFILE"
+        )
         assert handler.received == [] and journal(tmp_path)[addr(1)]["state"] == "pending"
 
         monkeypatch.setenv("LEAFGEN_SMTP_CAFILE", str(ca_file))
@@ -575,10 +719,25 @@ def test_implicit_tls_with_a_trusted_ca(proj, tls, tmp_path, monkeypatch, capsys
     try:
         _clear_smtp_env(monkeypatch)
         config = tmp_path / "smtp.toml"  # the same settings from a config file
-        config.write_text(f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "ssl"\n'
-                          f'from = "{SENDER}"\ncafile = "{ca_file}"\n')
-        code, out, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en",
-                               "--kind", "handout", "--send", "--smtp-config", str(config), capsys=capsys)
+        config.write_text(
+            f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "ssl"\nfrom = "{SENDER}"\ncafile = "{ca_file}"\n'
+        )
+        code, out, err = leafgen_email(
+            proj,
+            tmp_path,
+            "--to",
+            addr(1),
+            "--leaflet",
+            LEAFLET,
+            "--lang",
+            "en",
+            "--kind",
+            "handout",
+            "--send",
+            "--smtp-config",
+            str(config),
+            capsys=capsys,
+        )
         assert code == 0, err
         [got] = handler.received
         assert got.tls
@@ -591,8 +750,9 @@ def test_plain_smtp_to_a_remote_host_is_refused(proj, tmp_path, monkeypatch, cap
     monkeypatch.setenv("LEAFGEN_SMTP_HOST", "smtp.example.org")
     monkeypatch.setenv("LEAFGEN_SMTP_SECURITY", "none")
     monkeypatch.setenv("LEAFGEN_SMTP_FROM", SENDER)
-    code, _, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send",
-                         capsys=capsys)
+    code, _, err = leafgen_email(
+        proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys
+    )
     assert_one_line_errors(code, err, "LEAFGEN_SMTP_SECURITY", "only allowed for a loopback host")
     assert not (tmp_path / "outbox").exists()
 
@@ -601,8 +761,20 @@ def test_bad_config_file_names_itself(proj, tmp_path, monkeypatch, capsys):
     _clear_smtp_env(monkeypatch)
     config = tmp_path / "smtp.toml"
     config.write_text('host = "127.0.0.1"\npasword = "x"\n')
-    code, _, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send",
-                         "--smtp-config", str(config), capsys=capsys)
+    code, _, err = leafgen_email(
+        proj,
+        tmp_path,
+        "--to",
+        addr(1),
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        "en",
+        "--send",
+        "--smtp-config",
+        str(config),
+        capsys=capsys,
+    )
     assert_one_line_errors(code, err, f"{config}: unknown key 'pasword'")
 
 
@@ -611,6 +783,398 @@ def test_email_help_documents_the_settings(capsys):
         main(["email", "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for needle in ("usage: leafgen email", "--recipients FILE.csv", "--send", "LEAFGEN_SMTP_SECURITY",
-                   "LEAFGEN_SMTP_CAFILE", "--smtp-config", "uncertain"):
+    for needle in (
+        "usage: leafgen email",
+        "--recipients FILE.csv",
+        "--send",
+        "LEAFGEN_SMTP_SECURITY",
+        "LEAFGEN_SMTP_CAFILE",
+        "--smtp-config",
+        "uncertain",
+    ):
         assert needle in out
+
+
+# --- exactly once, whatever the folder, whenever the sender is killed ---------------------------------------
+
+
+def test_rerun_from_another_folder_never_mails_a_patient_twice(project, smtp, tmp_path, monkeypatch, capsys):
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout" for i in (1, 2)])
+    args = ["email", "--project", str(project.root), "--recipients", str(recipients), "--send"]
+    for folder in ("a", "b"):  # no --journal, no --outbox: the defaults, run from two folders
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        code = main(args)
+        out, err = capsys.readouterr()
+        assert code == 0, err
+    assert "0 sent, 0 failed, 2 skipped (already sent)" in out
+    for i in (1, 2):
+        assert len(smtp.to(addr(i))) == 1, i
+    journal_file = project.root / "out" / "outbox" / "journal.sqlite"  # the project's, as the README says
+    assert f"journal: {journal_file}" in out
+    assert journal_file.stat().st_mode & 0o777 == 0o600
+    assert not list((tmp_path / "a").iterdir()) and not list((tmp_path / "b").iterdir())
+    monkeypatch.chdir(tmp_path)
+    code = main(["email", "--project", str(project.root), "--report"])
+    assert code == 0 and "2 sent, 0 failed" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any folder: no read-only project to test with")
+def test_a_project_that_cannot_be_written_needs_an_explicit_journal(project, smtp, tmp_path, capsys):
+    project.root.chmod(0o555)
+    try:
+        code = main(
+            ["email", "--project", str(project.root), "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send"]
+        )
+    finally:
+        project.root.chmod(0o755)
+    _, err = capsys.readouterr()
+    assert_one_line_errors(code, err, "not writable", "--journal PATH")
+    assert smtp.received == []
+
+
+def _send_in_background(proj: Project, tmp_path: Path, recipients: Path) -> tuple[subprocess.Popen, object]:
+    log = (tmp_path / "stderr.txt").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "leafgen",
+            "email",
+            "--project",
+            str(proj.root),
+            "--recipients",
+            str(recipients),
+            "--send",
+            "--journal",
+            str(tmp_path / "outbox" / "journal.sqlite"),
+            "--retry-delay",
+            "0.01",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        cwd=tmp_path,
+    )
+    return proc, log
+
+
+def test_killed_before_the_final_dot_is_sent_by_the_next_run(proj, smtp, tmp_path, capsys):
+    n, slow = 5, 3
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout" for i in range(1, n + 1)])
+    smtp.hold_rcpt = addr(slow)  # the server is slow to answer RCPT: nothing of the message has reached it
+    proc, log = _send_in_background(proj, tmp_path, recipients)
+    try:
+        assert smtp.arrived.wait(60), (tmp_path / "stderr.txt").read_text()
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(20) == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+    smtp.hold_rcpt = None
+    smtp.release.set()
+    assert len(smtp.received) == slow - 1
+    assert journal(tmp_path)[addr(slow)]["state"] == "trying"  # before the point of no return
+
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 0, err  # not stuck as uncertain: nothing for a person to do
+    assert f"{n - slow + 1} sent, 0 failed, {slow - 1} skipped (already sent) in" in out
+    for i in range(1, n + 1):
+        assert len(smtp.to(addr(i))) == 1, i
+    history = [r["outcome"] for r in _history(tmp_path, addr(slow))]
+    assert history == ["pending", "sent"]  # the kill is on record, as "nothing reached the server"
+
+
+def _history(tmp_path: Path, address: str) -> list[sqlite3.Row]:
+    db = sqlite3.connect(tmp_path / "outbox" / "journal.sqlite")
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute(
+            "SELECT a.* FROM attempts a JOIN deliveries d USING (key) WHERE d.email = ? ORDER BY a.rowid", (address,)
+        ).fetchall()
+    finally:
+        db.close()
+
+
+# --- temporary failures: deferred, not failed, and never holding up the list ---------------------------------
+
+
+def test_greylisted_mailbox_is_retried_after_the_rest_and_left_deferred(proj, smtp, tmp_path, capsys):
+    n, grey = 10, 3
+    smtp.greylist = {addr(grey): 99}
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout" for i in range(1, n + 1)])
+    code, out, err = leafgen_email(
+        proj,
+        tmp_path,
+        "--recipients",
+        str(recipients),
+        "--send",
+        "--retries",
+        "2",
+        "--retry-delay",
+        "0.05",
+        capsys=capsys,
+    )
+    assert code == 75  # EX_TEMPFAIL: only deferred rows left, a rerun later will send them
+    assert smtp.rcpts == [addr(i) for i in range(1, n + 1)] + [addr(grey)] * 2  # the rest of the list first
+    assert f"{n - 1} sent, 0 failed, 0 skipped (already sent), 1 deferred (temporarily refused: rerun later)" in out
+    assert f"leafgen: deferred: {recipients}:{grey + 1}: SMTP 451 at RCPT TO" in err
+    assert "rerun the same command after" in err and "UTC" in err
+    assert "failed" not in err
+    assert_private(out + err)
+    row = journal(tmp_path)[addr(grey)]
+    assert row["state"] == "deferred" and "451 4.7.1 Greylisted" in row["error"] and row["attempts"] == 3
+
+    code, out, _ = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert code == 1 and f"{recipients}:{grey + 1}: deferred: temporarily refused: 451" in out
+    assert "0 failed, 1 deferred" in out and "rerun the same send" in out
+
+    smtp.greylist = {}  # greylisting over: the rerun sends it, and nothing else
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 0, err
+    assert f"1 sent, 0 failed, {n - 1} skipped (already sent)" in out
+    assert all(len(smtp.to(addr(i))) == 1 for i in range(1, n + 1))
+    code, out, _ = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert code == 0 and f"{n} sent, 0 failed, 0 deferred, 0 uncertain, 0 pending" in out
+
+
+@pytest.mark.parametrize("how", ["dropped", "421"])
+def test_a_lost_connection_before_mail_reconnects_at_once(proj, smtp, tmp_path, capsys, how):
+    if how == "dropped":
+        smtp.drop_at_mail = 2
+    else:
+        smtp.close_at_mail = 2
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout" for i in (1, 2, 3)])
+    start_ = time.monotonic()
+    code, out, err = leafgen_email(
+        proj, tmp_path, "--recipients", str(recipients), "--send", "--retry-delay", "5", capsys=capsys
+    )
+    assert code == 0, err
+    assert time.monotonic() - start_ < 4  # no 5 s wait before the first reconnection
+    assert all(len(smtp.to(addr(i))) == 1 for i in (1, 2, 3))
+    row = journal(tmp_path)[addr(2)]
+    assert row["state"] == "sent" and row["attempts"] == 1  # the lost connection was not an attempt at the message
+    [lost, sent] = _history(tmp_path, addr(2))
+    assert lost["outcome"] == "pending" and (
+        "421" in lost["detail"] if how == "421" else "connection lost" in lost["detail"]
+    )
+    assert sent["outcome"] == "sent" and sent["detail"].startswith("250")
+
+
+def test_a_rejection_keeps_its_reason_through_a_later_outage(proj, smtp, tmp_path, monkeypatch, capsys):
+    smtp.reject = {addr(1)}
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(1)},,en,{LEAFLET},handout"])
+    code, _, _ = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 1 and journal(tmp_path)[addr(1)]["state"] == "failed"
+
+    import socket
+
+    with socket.socket() as s:  # the server is down for the rerun
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("LEAFGEN_SMTP_PORT", str(s.getsockname()[1]))
+    code, _, err = leafgen_email(
+        proj, tmp_path, "--recipients", str(recipients), "--send", "--retries", "1", capsys=capsys
+    )
+    assert_one_line_errors(code, err, "cannot connect")
+    row = journal(tmp_path)[addr(1)]
+    assert row["state"] == "failed" and row["error"].startswith("550 5.1.1")
+
+    code, out, _ = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert code == 1
+    assert f"{recipients}:2: failed: 550 5.1.1 <{addr(1)}>: mailbox unavailable" in out  # the last meaningful reason
+    assert "pending: cannot connect to SMTP server" in out  # and the outage, in the history below it
+
+
+def test_unreachable_server_with_no_retries_says_1_attempt(proj, tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _clear_smtp_env(monkeypatch)
+    for key, value in (("HOST", "127.0.0.1"), ("PORT", str(port)), ("SECURITY", "none"), ("FROM", SENDER)):
+        monkeypatch.setenv(f"LEAFGEN_SMTP_{key}", value)
+    code, _, err = leafgen_email(
+        proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send", "--retries", "0", capsys=capsys
+    )
+    assert_one_line_errors(code, err, "gave up after 1 attempt)")
+
+
+# --- saying what happened ------------------------------------------------------------------------------------
+
+
+def test_console_says_uncertain_deliveries_were_sent_or_resent(proj, smtp, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LEAFGEN_SMTP_TIMEOUT", "0.5")
+    smtp.hold_at = 1  # the server takes the message and never answers: the sender times out
+    args = ("--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--kind", "handout", "--send")
+    code, out, err = leafgen_email(proj, tmp_path, *args, capsys=capsys)
+    assert code == 1
+    assert "1 uncertain (sent, but the server did not confirm it)" in out and "not resent" not in out
+    assert journal(tmp_path)[addr(1)]["state"] == "uncertain"
+
+    code, out, err = leafgen_email(proj, tmp_path, *args, capsys=capsys)  # left alone: now it is "not resent"
+    assert code == 1 and "1 uncertain from an earlier run (not resent)" in out and len(smtp.received) == 1
+
+    smtp.hold_at = 2
+    code, out, err = leafgen_email(proj, tmp_path, *args, "--retry-uncertain", capsys=capsys)
+    assert code == 1
+    assert "1 resent and uncertain again (the server did not confirm it)" in out and "not resent" not in out
+    assert len(smtp.received) == 2
+
+
+# --- names, addresses, attachments, columns ------------------------------------------------------------------
+
+
+def test_a_name_holding_an_address_is_refused(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(
+        tmp_path / "recipients.csv",
+        [
+            f'{addr(1)},"Wang ""Xiao"" 小明 <x@y.z>",en,{LEAFLET},handout',
+            f"{addr(2)},Ann at ann@evil.example,en,{LEAFLET},handout",
+            f"{addr(3)},Ann Lee,en,{LEAFLET},handout",
+        ],
+    )
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    lines = assert_one_line_errors(code, err)
+    assert len(lines) == 2, err
+    for line, row in zip(lines, (2, 3), strict=True):
+        assert line.startswith(f"leafgen: error: {recipients}:{row}: name contains '<', '>' or '@'"), line
+    assert_private(out + err, "Wang", "小明", "x@y.z", "evil")
+    assert smtp.received == []
+
+    code, out, err = leafgen_email(
+        proj,
+        tmp_path,
+        "--to",
+        addr(1),
+        "--name",
+        "Ann <victim@example.net>",
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        "en",
+        "--send",
+        capsys=capsys,
+    )
+    assert_one_line_errors(code, err, "--name contains '<', '>' or '@'")
+    assert "victim" not in err and smtp.received == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ann lee@example.org", "ann@exa\u200bmple.org", "ann\u0301@example.org", "ann(b)@example.org", "ann@exam_ple.org"],
+)
+def test_a_malformed_address_error_echoes_none_of_it(proj, smtp, tmp_path, capsys, address):
+    code, out, err = leafgen_email(
+        proj, tmp_path, "--to", address, "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys
+    )
+    [line] = assert_one_line_errors(code, err, "--to: malformed email address")
+    reason = line.split("malformed email address: ", 1)[1]
+    assert not re.search(r"SPACE|ACCENT|[_()\u200b\u0301]", reason), reason  # no character, no Unicode name
+    assert smtp.received == []
+
+
+def test_attachments_carry_a_name_beside_filename_star(proj, smtp, tmp_path, capsys):
+    code, _, err = leafgen_email(
+        proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", RTL, "--send", capsys=capsys
+    )
+    assert code == 0, err
+    [got] = smtp.received
+    _, title, checklist_title = translated(proj, RTL)
+    old_client = message_from_bytes(got.data)  # compat32: reads the parameters as they are written
+    parts = [p for p in old_client.walk() if p.get_content_type() == "application/pdf"]
+    assert [p.get_filename() for p in parts] == [
+        attachment_filename(title),
+        attachment_filename(f"{title} – {checklist_title}"),
+    ]
+    for part in parts:
+        assert "filename*" in str(part["Content-Disposition"])  # RFC 2231, kept
+        name = part.get_param("name")  # RFC 2047 encoded words, as the clients that read only name= expect
+        assert isinstance(name, str) and name.startswith("=?utf-8?b?")
+        assert str(make_header(decode_header(name))) == part.get_filename()
+    assert all(len(line) <= 78 for line in got.data.split(b"\r\n"))
+
+
+def test_extra_columns_from_a_patient_system_are_ignored_with_one_warning(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(
+        tmp_path / "recipients.csv",
+        [
+            f"{addr(1)},Ann,en,{LEAFLET},handout,01234 999999,allergic to latex",
+            f"{addr(2)},Bob,en,{LEAFLET},handout,,",
+        ],
+        header=f"{HEADER},Phone,Notes",
+    )
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 0, err
+    assert err.splitlines() == [
+        f"leafgen: warning: {recipients}:1: ignoring column(s) not used by leafgen: 'Phone', 'Notes'"
+    ]
+    assert "999999" not in out + err and "latex" not in out + err
+    assert len(smtp.received) == 2
+
+
+# --- the engine, as the desk calls it ------------------------------------------------------------------------
+
+
+def test_send_one_twice_at_once_sends_one_message(proj, smtp, tmp_path, capsys):
+    settings = load_config(None, os.environ)
+    r = single(proj, addr(1), "Ann Lee", [LEAFLET], "en", ["handout"], None, False)
+    journal_file = tmp_path / "outbox" / "journal.sqlite"
+    with ThreadPoolExecutor(2) as pool:  # a double click: two submits of the same form at the same moment
+        outcomes = list(pool.map(lambda _: send_one(proj, r, settings, journal_file), range(2)))
+    assert sorted(o.status for o in outcomes) == ["sent", "skipped"]
+    assert len(smtp.received) == 1
+    assert send_one(proj, r, settings, journal_file).status == "skipped"
+    assert capsys.readouterr() == ("", "")  # the engine never prints
+
+    dry = send_one(proj, r, None, tmp_path / "other.sqlite", outbox=tmp_path / "dry")  # no settings: a dry run
+    assert dry.status == "written" and len(list((tmp_path / "dry").glob("*.eml"))) == 1
+    assert len(smtp.received) == 1
+
+    # The same through leafgen.api, the desk's way in.
+    kwargs = {"name": "Bo", "kinds": ["handout"], "project": proj.root, "send": True, "journal": journal_file}
+    assert api.email(addr(2), [LEAFLET], "en", **kwargs).status == "sent"
+    assert api.email(addr(2), [LEAFLET], "en", **kwargs).status == "skipped"
+    assert len(smtp.to(addr(2))) == 1
+
+
+def test_a_journal_from_before_the_history_is_upgraded_and_still_skips(proj, smtp, tmp_path, capsys):
+    r = single(proj, addr(1), "", [LEAFLET], "en", ["handout"], None, False)
+    path = tmp_path / "outbox" / "journal.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.execute(
+        "INSERT INTO deliveries VALUES (?, ?, '', 'en', ?, 'handout', 'a4', 0, '<m@x>', 'sent', 1, '', "
+        "'command line', NULL, '2026-11-30', '2026-11-30', '2026-11-30')",
+        (r.key, addr(1), LEAFLET),
+    )
+    db.commit()
+    db.close()
+    code, out, err = leafgen_email(
+        proj,
+        tmp_path,
+        "--to",
+        addr(1),
+        "--leaflet",
+        LEAFLET,
+        "--lang",
+        "en",
+        "--kind",
+        "handout",
+        "--send",
+        capsys=capsys,
+    )
+    assert code == 0 and "0 sent, 0 failed, 1 skipped (already sent)" in out, err
+    assert smtp.received == []
+
+
+V1_SCHEMA = """
+CREATE TABLE deliveries (key TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, lang TEXT NOT NULL,
+    leaflets TEXT NOT NULL, kinds TEXT NOT NULL, paper TEXT NOT NULL, large_print INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain')),
+    attempts INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '', source TEXT NOT NULL, row INTEGER,
+    created TEXT NOT NULL, updated TEXT NOT NULL, sent TEXT);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""

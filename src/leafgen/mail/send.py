@@ -197,9 +197,9 @@ def send_one(
     """
     opts = options or SendOptions(retries=0, lock_wait=30.0)
     summary = run(project, [recipient], journal, settings=settings, outbox=outbox, options=opts)
-    if summary.outcomes:
-        return summary.outcomes[0]
-    return Outcome(recipient, "pending", summary.stopped)
+    if summary.stopped:  # the server's fault, not the patient's: say why (no patient data in it)
+        return Outcome(recipient, "pending", summary.stopped)
+    return summary.outcomes[0]
 
 
 def _short(e: LeafgenError, lang: str) -> str:
