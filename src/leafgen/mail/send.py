@@ -368,7 +368,7 @@ def _attempt(
         except Temporary as e:
             if not e.connection:  # this message, refused for now: after the rest of the list
                 journal.finish(r.key, "deferred", f"temporarily refused: {e.detail}")
-                return Outcome(r, "deferred", f"{e.note}: temporarily refused, tried again later")
+                return Outcome(r, "deferred", f"{e.note}: refused for now")
             # Nothing reached the patient and nothing was said about this message: the row stays as it was (an
             # earlier 550 keeps its reason), the attempt goes into its history.
             journal.restore(r.key, before["state"], before["error"], e.detail)
@@ -377,7 +377,7 @@ def _attempt(
                 if e.connect:
                     raise _Stop(f"{e.detail} (gave up after {attempts(lost)})") from None
                 journal.finish(r.key, "deferred", f"{e.detail} (connection lost {lost} times)")
-                return Outcome(r, "deferred", f"{e.note}, {attempts(lost)}: tried again later")
+                return Outcome(r, "deferred", f"{e.note}, {lost} times")
             if lost > 1:  # the first reconnection at once: a server closing an idle connection is routine
                 time.sleep(opts.retry_delay * 2 ** (lost - 2))
             continue
