@@ -148,7 +148,8 @@ examples:
   leafgen email --report
 
 recipients list: CSV in UTF-8 (a byte-order mark is fine), a header row, then one patient per row.
-  columns: email, lang, leaflet (required); name, kind, paper, large_print (yes/no) (optional).
+  columns: email, lang, leaflet (required); name, kind, paper, large_print (yes/no) (optional);
+  other columns (phone, notes, ...) are ignored with a warning. A name cannot hold '<', '>' or '@'.
   Several leaflets or kinds in one cell: separate them with ';' or spaces. Every PDF of a row goes
   in one message. Every bad row is reported, with its row number (as a spreadsheet shows it: the
   header is row 1), before anything is built or sent.

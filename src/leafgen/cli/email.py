@@ -116,7 +116,7 @@ def _conclude(summary: Summary, out: TextIO, err: TextIO) -> int:
         return 1
     if summary.ok:
         return 0
-    if summary.dry_run:
+    if summary.dry_run and summary.count("failed"):
         print("leafgen: fix the failed rows, or rerun after the translations are complete", file=err)
         return 1
     deferred = summary.count("deferred")
