@@ -270,6 +270,7 @@ def _send(
     done: dict[str, Outcome] = {}
     # Deferred deliveries wait here: (not before, list position, rounds so far, recipient).
     later: list[tuple[float, int, int, Recipient]] = []
+    deferred: set[str] = set()  # keys deferred in this run and not settled yet
     last_deferral = [0.0]
 
     def settle(o: Outcome) -> None:
@@ -279,6 +280,7 @@ def _send(
     def attempt(i: int, r: Recipient, rounds: int) -> None:
         o = _attempt(composer, r, journal, mailer, opts, throttle)
         if o.status == "deferred" and rounds < opts.retries:
+            deferred.add(r.key)
             heapq.heappush(later, (time.monotonic() + opts.retry_delay * 2**rounds, i, rounds + 1, r))
             return
         if o.status == "deferred":
@@ -314,8 +316,8 @@ def _send(
         if r.key in done:
             summary.outcomes.append(done[r.key])
         else:  # the batch stopped first: deferred ones stay deferred, the others pending
-            deferred = any(x[3].key == r.key for x in later)
-            o = Outcome(r, "deferred" if deferred else "pending", "not tried: the batch stopped")
+            status = "deferred" if r.key in deferred else "pending"
+            o = Outcome(r, status, "the batch stopped before it was sent")
             summary.outcomes.append(o)
             report(o)
     # A greylisting server typically lets the same message through 5 to 30 minutes after its first refusal.
