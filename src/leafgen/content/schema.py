@@ -21,6 +21,8 @@ from leafgen.content.sources import LDict, LList, load_yaml
 from leafgen.errors import ErrorList, SourceError
 from leafgen.project import ID_RE
 STATUSES = ("draft", "approved")
+# A checklist row is a table row, which cannot break across pages: its texts must stay short.
+MAX_CHECKLIST_CHARS = 400
 
 
 @dataclass
@@ -167,6 +169,14 @@ def _checklist(c: Checker, root: LDict) -> Checklist:
             c.error(f"duplicate checklist item id {iid!r}", im.key_lines["id"])
         seen.add(iid)
         where = f"checklist item {iid!r}"
+        for key in ("instruction", "frequency", "safety"):
+            value = im.get(key)
+            if isinstance(value, str) and len(value) > MAX_CHECKLIST_CHARS:
+                c.error(
+                    f"{where}: {key} of {len(value):,} characters is too long for a checklist row, which must fit"
+                    f" on one page (limit {MAX_CHECKLIST_CHARS}): move detail into a section",
+                    im.key_lines[key],
+                )
         items.append(
             ChecklistItem(
                 iid,
