@@ -115,11 +115,11 @@ def _blocks(c: Checker, section: LDict, where: str) -> tuple:
                 c.error(f"{where}: empty paragraph", getattr(raw, "line", section.line))
             continue
         if not (isinstance(raw, LDict) and "bullets" in raw):
-            written = content.raw[i] if isinstance(content, LList) else None
+            written, line = (content.raw[i], content.lines[i]) if isinstance(content, LList) else (None, section.line)
             c.error(
                 f"{where}: each content item must be a paragraph (text) or a bullet block {{bullets: [...]}}"
                 f"{yaml_hint(raw, written)}",
-                getattr(raw, "line", section.line),
+                line,
             )
             continue
         m = c.mapping(raw, f"{where} bullet block", section.line, ("bullets",))
@@ -128,10 +128,8 @@ def _blocks(c: Checker, section: LDict, where: str) -> tuple:
         bullets = c.items(m, "bullets", where)
         for j, b in enumerate(bullets):
             if not isinstance(b, str) or not b.strip():
-                written = bullets.raw[j] if isinstance(bullets, LList) else None
-                c.error(
-                    f"{where}: each bullet must be non-empty text{yaml_hint(b, written)}", getattr(b, "line", m.line)
-                )
+                written, line = (bullets.raw[j], bullets.lines[j]) if isinstance(bullets, LList) else (None, m.line)
+                c.error(f"{where}: each bullet must be non-empty text{yaml_hint(b, written)}", line)
         if bullets and all(isinstance(b, str) and b.strip() for b in bullets):
             blocks.append(Bullets(tuple(bullets)))
     return tuple(blocks)
@@ -207,8 +205,8 @@ def _document(c: Checker, root: LDict, today: dt.date) -> DocumentControl:
     sources = c.items(m, "sources", "document")
     for i, s in enumerate(sources):
         if not isinstance(s, str) or not s.strip():
-            written = sources.raw[i] if isinstance(sources, LList) else None
-            c.error(f"document: each source must be non-empty text{yaml_hint(s, written)}", getattr(s, "line", m.line))
+            written, line = (sources.raw[i], sources.lines[i]) if isinstance(sources, LList) else (None, m.line)
+            c.error(f"document: each source must be non-empty text{yaml_hint(s, written)}", line)
     return DocumentControl(
         c.text(m, "version", "document"),
         published,

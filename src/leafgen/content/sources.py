@@ -35,6 +35,7 @@ class LList(list):
 
     line: int = 0
     raw: list[str | None]
+    lines: list[int]  # each item's line: a boolean or number item cannot carry its own
 
 
 def _raw(node: yaml.Node) -> str | None:
@@ -88,6 +89,7 @@ def _convert(node: yaml.Node, loader: Any, seen: set[int]) -> Any:
     if isinstance(node, yaml.SequenceNode):
         seq = LList(_convert(n, loader, seen) for n in node.value)
         seq.line, seq.raw = line, [_raw(n) for n in node.value]
+        seq.lines = [n.start_mark.line + 1 for n in node.value]
         return seq
     return _scalar(node, loader)
 

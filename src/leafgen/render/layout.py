@@ -365,7 +365,11 @@ def _template_line(template: Path, message: str) -> int | None:
     m = re.search(r"<([\w-]+)", message)
     if not m:
         return None
-    lines = [n for n, text in enumerate(_file_text(template).splitlines(), start=1) if f"<{m.group(1)}" in text]
+    lines = [
+        n
+        for n, text in enumerate(_file_text(template).split("\n"), start=1)
+        if f"<{m.group(1)}" in text and not text.lstrip().startswith("{#")  # not in a template comment
+    ]
     return lines[0] if len(lines) == 1 else None
 
 
