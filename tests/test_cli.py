@@ -113,7 +113,7 @@ def test_template_emitting_unknown_layout_is_refused(project, tmp_path, capsys):
     path.write_text(path.read_text().replace("<fields>", "<blink/><fields>"))
     out = tmp_path / "out"
     code, _, err = build_in(project, out, "--lang", "en", "--kind", "checklist", capsys=capsys)
-    assert_failed_cleanly(code, err, out, "checklist.xml.j2: unknown layout element <blink>")
+    assert_failed_cleanly(code, err, out, "checklist.xml.j2:8: unknown layout element <blink>")
 
 
 def test_broken_catalog_names_file_and_line(project, tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,9 @@ from leafgen.errors import SourceError
 SOURCE_LANG = "en"
 PAPERS = ("a4", "letter")
 KINDS = ("handout", "checklist")
+# Leaflet, section and item ids. A leaflet id becomes a file name, so nothing else may reach the file system.
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_ID_CHARS = 100
 
 @dataclass(frozen=True)
 class Project:
@@ -48,8 +52,14 @@ class Project:
         return sorted(p for p in self.leaflets_dir.glob("*.yaml") if not p.name.startswith("_"))
 
     def leaflet_path(self, leaflet_id: str) -> Path:
+        """The source of one leaflet; the id is checked before any file is opened (`../../x` names none)."""
+        if not isinstance(leaflet_id, str) or len(leaflet_id) > MAX_ID_CHARS or not ID_RE.match(leaflet_id):
+            shown = leaflet_id if not isinstance(leaflet_id, str) else leaflet_id[:MAX_ID_CHARS]
+            raise SourceError(
+                f"leaflet id {shown!r} is not a leaflet id (lowercase letters, digits and hyphens)", self.leaflets_dir
+            )
         path = self.leaflets_dir / f"{leaflet_id}.yaml"
-        if leaflet_id.startswith("_") or not path.is_file():
+        if not path.is_file():
             known = ", ".join(p.stem for p in self.leaflet_paths()) or "none"
             raise SourceError(f"unknown leaflet {leaflet_id!r} (known: {known})", self.leaflets_dir)
         return path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,12 @@ from leafgen.content.model import (
     Paragraph,
     Section,
 )
-from leafgen.content.sources import LDict, load_yaml
+from leafgen.content.sources import LDict, LList, load_yaml
 from leafgen.errors import ErrorList, SourceError
-
-ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+from leafgen.project import ID_RE
 STATUSES = ("draft", "approved")
+# A checklist row is a table row, which cannot break across pages: its texts must stay short.
+MAX_CHECKLIST_CHARS = 400
 
 
 @dataclass
@@ -52,10 +52,10 @@ class Checker:
             if required:
                 self.error(f"{what}: missing or empty {key!r}", line)
             return ""
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
-            return str(value)
+        if key == "version" and key in m.raw:  # as written: YAML would read `1.10` as the number 1.1
+            return m.raw[key]
         if not isinstance(value, str):
-            self.error(f"{what}: {key!r} must be text", line)
+            self.error(f"{what}: {key!r} must be text{yaml_hint(value, m.raw.get(key))}", line)
             return ""
         if not value.strip():
             self.error(f"{what}: {key!r} is blank", line)
@@ -87,22 +87,49 @@ class Checker:
         return value
 
 
+def yaml_hint(value: Any, written: str | None) -> str:
+    """What YAML made of an unquoted text, so the editor sees why `- yes` or `- Note: x` is not text."""
+    if isinstance(value, bool):
+        return f": YAML read {written or value!r} as a yes/no value (a boolean); put the text in quotes"
+    if value is not None and not isinstance(value, (str, dict, list)):  # a number or a date
+        return f": YAML read {written or str(value)!r} as a {type(value).__name__}; put the text in quotes"
+    if isinstance(value, dict) and value:
+        key = next(iter(value))
+        return (
+            f": YAML read {key!r} followed by ': ' as a key and its value (a mapping); "
+            "put the whole text in quotes"
+        )
+    if isinstance(value, list):
+        return ": YAML read it as a list; put the text in quotes"
+    return ""
+
+
 def _blocks(c: Checker, section: LDict, where: str) -> tuple:
     blocks = []
-    for raw in c.items(section, "content", where):
+    content = c.items(section, "content", where)
+    for i, raw in enumerate(content):
         if isinstance(raw, str):
             if raw.strip():
                 blocks.append(Paragraph(raw))
             else:
                 c.error(f"{where}: empty paragraph", getattr(raw, "line", section.line))
             continue
+        if not (isinstance(raw, LDict) and "bullets" in raw):
+            written, line = (content.raw[i], content.lines[i]) if isinstance(content, LList) else (None, section.line)
+            c.error(
+                f"{where}: each content item must be a paragraph (text) or a bullet block {{bullets: [...]}}"
+                f"{yaml_hint(raw, written)}",
+                line,
+            )
+            continue
         m = c.mapping(raw, f"{where} bullet block", section.line, ("bullets",))
         if m is None:
             continue
         bullets = c.items(m, "bullets", where)
-        for b in bullets:
+        for j, b in enumerate(bullets):
             if not isinstance(b, str) or not b.strip():
-                c.error(f"{where}: each bullet must be non-empty text", getattr(b, "line", m.line))
+                written, line = (bullets.raw[j], bullets.lines[j]) if isinstance(bullets, LList) else (None, m.line)
+                c.error(f"{where}: each bullet must be non-empty text{yaml_hint(b, written)}", line)
         if bullets and all(isinstance(b, str) and b.strip() for b in bullets):
             blocks.append(Bullets(tuple(bullets)))
     return tuple(blocks)
@@ -140,6 +167,14 @@ def _checklist(c: Checker, root: LDict) -> Checklist:
             c.error(f"duplicate checklist item id {iid!r}", im.key_lines["id"])
         seen.add(iid)
         where = f"checklist item {iid!r}"
+        for key in ("instruction", "frequency", "safety"):
+            value = im.get(key)
+            if isinstance(value, str) and len(value) > MAX_CHECKLIST_CHARS:
+                c.error(
+                    f"{where}: {key} of {len(value):,} characters is too long for a checklist row, which must fit"
+                    f" on one page (limit {MAX_CHECKLIST_CHARS}): move detail into a section",
+                    im.key_lines[key],
+                )
         items.append(
             ChecklistItem(
                 iid,
@@ -168,9 +203,10 @@ def _document(c: Checker, root: LDict, today: dt.date) -> DocumentControl:
     if status and status not in STATUSES:
         c.error(f"document: status must be one of {', '.join(STATUSES)}, not {status!r}", m.key_lines["status"])
     sources = c.items(m, "sources", "document")
-    for s in sources:
+    for i, s in enumerate(sources):
         if not isinstance(s, str) or not s.strip():
-            c.error("document: each source must be non-empty text", getattr(s, "line", m.line))
+            written, line = (sources.raw[i], sources.lines[i]) if isinstance(sources, LList) else (None, m.line)
+            c.error(f"document: each source must be non-empty text{yaml_hint(s, written)}", line)
     return DocumentControl(
         c.text(m, "version", "document"),
         published,

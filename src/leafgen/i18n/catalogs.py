@@ -10,12 +10,24 @@ from typing import Any
 
 from babel.messages.pofile import PoFileError, read_po
 
+from leafgen.content import characters
+from leafgen.content.sources import MAX_TEXT_CHARS
 from leafgen.errors import CatalogError, ErrorList, TranslationError
 from leafgen.project import SOURCE_LANG, Project
 
 DOMAIN = "messages"
 # Both styles appear: %(name)s in template strings, {name} in hand-written units.
 PLACEHOLDER_RE = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")
+# A bare conversion (%s, %d) in a string that is %-formatted (its English has %(name)s): a translator's stray
+# `%s` would print the whole variables dict, or fail inside the template. "%%" is a literal percent sign.
+BARE_CONVERSION_RE = re.compile(r"%[-+#0]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
+# One line of a PO file, as `msgfmt -c` reads it: a keyword and a whole quoted string, or a continuation
+# string. Babel tolerates an unterminated quote by dropping the last character ("Síntoma" for "Síntomas").
+PO_LINE_RE = re.compile(r'^(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)[ \t]+)?"((?:[^"\\]|\\.)*)"[ \t]*$')
+PO_ESCAPE_RE = re.compile(r"\\(.)")
+PO_ESCAPES = set('\\"ntr')  # what GNU gettext writes; any other escape is a typo that would print literally
+CHARSET_RE = re.compile(r"charset=([^\s\\\";]*)", re.IGNORECASE)
+MAX_TRANSLATION_CHARS = 2 * MAX_TEXT_CHARS  # translations run longer than English, but not by this much
 # Babel drops custom header fields (X-...) on read, so `pybabel update` would lose them; the header
 # comment survives Babel and GNU gettext alike, so the review record lives there.
 REVIEW_RE = re.compile(r"^#?\s*Medical review:\s*(.+)$", re.MULTILINE)
@@ -27,6 +39,74 @@ def placeholders(text: str) -> list[str]:
     return sorted(a or b for a, b in PLACEHOLDER_RE.findall(text))
 
 
+def placeholders_differ(msgid: str, msgstr: str) -> bool:
+    """True when a translation would format differently from its English (or fail to format at all)."""
+    if placeholders(msgid) != placeholders(msgstr):
+        return True
+    if "%(" not in msgid:  # not %-formatted: a percent sign in "50 %" is just text
+        return False
+    return sorted(BARE_CONVERSION_RE.findall(msgid.replace("%%", ""))) != sorted(
+        BARE_CONVERSION_RE.findall(msgstr.replace("%%", ""))
+    )
+
+
+def check_po_syntax(path: Path, text: str) -> None:
+    """Refuse what `msgfmt -c` refuses before Babel reads the file, which forgives too much."""
+    bad = characters.first_forbidden(text.removeprefix("\ufeff"))
+    if bad >= 0:
+        line, col = characters.position(text.removeprefix("\ufeff"), bad)
+        raise CatalogError(characters.message(text.removeprefix("\ufeff")[bad], f"at column {col}"), path, line)
+    header = "before"  # the header is the first entry's msgstr: where the charset is declared
+    for n, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            header = "after" if header == "in" else header
+            continue
+        m = PO_LINE_RE.match(line)
+        if m is None:
+            if line.count('"') % 2 == 1 or not line.endswith('"'):
+                raise CatalogError("unterminated string: a quote is missing at the end of the line", path, n)
+            raise CatalogError(f"not valid PO syntax: {line[:60]!r}", path, n)
+        for esc in PO_ESCAPE_RE.findall(m.group(1)):
+            if esc not in PO_ESCAPES:
+                raise CatalogError(f"unknown escape \\{esc} in string (only \\n, \\t, \\\\ and \\\")", path, n)
+        if header == "before" and line.startswith("msgstr"):
+            header = "in"
+        elif header == "in" and line.startswith("msg"):
+            header = "after"
+        if header != "in" or "charset=" not in line.lower():
+            continue
+        charset = CHARSET_RE.search(line)
+        name = charset.group(1) if charset else ""
+        if name.lower().replace("-", "").replace("_", "") != "utf8":
+            raise CatalogError(
+                f"catalog declares charset {name!r}: leafgen catalogs are UTF-8; save the file as UTF-8 and"
+                ' write "Content-Type: text/plain; charset=UTF-8\\n"',
+                path,
+                n,
+            )
+
+
+def check_messages(path: Path, catalog: Any) -> None:
+    """Every msgid and msgstr: no invisible or control character, no paragraph beyond any leaflet."""
+    for message in catalog:
+        strings = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings += [message.string] if isinstance(message.string, str) else list(message.string)
+        for text in strings:
+            if not text or not message.id:
+                continue
+            bad = characters.first_forbidden(text)
+            if bad >= 0:
+                raise CatalogError(characters.message(text[bad], "(written as an escape)"), path, message.lineno)
+            if len(text) > MAX_TRANSLATION_CHARS:
+                raise CatalogError(
+                    f"text of {len(text):,} characters is far beyond any leaflet paragraph "
+                    f"(limit {MAX_TRANSLATION_CHARS:,})",
+                    path,
+                    message.lineno,
+                )
+
+
 def catalog_path(project: Project, lang: str) -> Path:
     return project.translations_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -35,13 +115,28 @@ def catalog_path(project: Project, lang: str) -> Path:
 def _read_catalog(path: Path, mtime_ns: int, size: int) -> Any:
     """Parse a .po file once per version of it; the build never reads .mo files, so none can be stale."""
     try:
-        with path.open("rb") as f:
-            return read_po(f, abort_invalid=True)
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CatalogError(f"not UTF-8 text ({e.reason} at byte {e.start}): save the catalog as UTF-8", path) from None
+    except OSError as e:
+        raise CatalogError(f"cannot read: {e.strerror}", path) from None
+    try:
+        check_po_syntax(path, text)
+    except CatalogError as e:
+        raise CatalogError(f"broken catalog: {e.message}", path, e.line) from None
+    try:
+        # Decoded lines, so Babel never re-decodes with whatever the header claims.
+        catalog = read_po(text.removeprefix("\ufeff").splitlines(), abort_invalid=True, charset="utf-8")
     except PoFileError as e:
         # Babel counts lines from 0.
         raise CatalogError(f"broken catalog: {e}", path, getattr(e, "lineno", -1) + 1 or None) from None
-    except (UnicodeDecodeError, ValueError) as e:
+    except (ValueError, LookupError, TypeError) as e:
         raise CatalogError(f"broken catalog: {e}", path) from None
+    try:
+        check_messages(path, catalog)
+    except CatalogError as e:
+        raise CatalogError(f"broken catalog: {e.message}", path, e.line) from None
+    return catalog
 
 
 def load_catalog(project: Project, lang: str) -> Any:
@@ -60,6 +155,12 @@ def review_status(catalog: Any) -> str:
     return m.group(1).strip() if m else UNREVIEWED
 
 
+def _shown(msgid: str, text: str) -> list[str]:
+    """The placeholders of text as a translator writes them, bare conversions included where they matter."""
+    bare = BARE_CONVERSION_RE.findall(text.replace("%%", "")) if "%(" in msgid else []
+    return placeholders(text) + sorted(bare)
+
+
 @dataclass
 class Translator:
     """Looks strings up for one language and remembers every gap, so the gate can report them all."""
@@ -70,6 +171,7 @@ class Translator:
     missing: list[str] = field(default_factory=list)
     fuzzy: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # problem -> its line in the .po, to blame exactly
 
     def __call__(self, msgid: str, where: str = "templates") -> str:
         if self.catalog is None or not msgid:
@@ -82,11 +184,14 @@ class Translator:
         if msg.fuzzy:
             self.fuzzy.append(f"{where}: fuzzy (stale, needs review): {short!r}")
             return msgid
-        if placeholders(msg.string) != placeholders(msgid):
-            self.broken.append(
-                f"{where}: placeholders differ ({', '.join(placeholders(msgid)) or 'none'} in English, "
-                f"{', '.join(placeholders(msg.string)) or 'none'} translated): {short!r}"
+        if placeholders_differ(msgid, msg.string):
+            problem = (
+                f"{where}: placeholders differ ({', '.join(_shown(msgid, msgid)) or 'none'} in English, "
+                f"{', '.join(_shown(msgid, msg.string)) or 'none'} translated): {short!r}"
             )
+            self.broken.append(problem)
+            if msg.lineno:
+                self.lines[problem] = msg.lineno
             return msgid
         return msg.string
 
@@ -99,7 +204,10 @@ class Translator:
         problems = self.broken + ([] if allow_fallback else self.missing + self.fuzzy)
         if problems:
             raise ErrorList(
-                [TranslationError(f"[{leaflet_id}, {self.lang}] {p}", self.path) for p in dict.fromkeys(problems)]
+                [
+                    TranslationError(f"[{leaflet_id}, {self.lang}] {p}", self.path, self.lines.get(p))
+                    for p in dict.fromkeys(problems)
+                ]
             )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from leafgen.errors import CatalogError, ErrorList
-from leafgen.i18n.catalogs import TRANSLATOR_HEADER, Translator, catalog_path, load_catalog, placeholders, review_status
+from leafgen.i18n.catalogs import TRANSLATOR_HEADER, Translator, catalog_path, load_catalog, placeholders_differ, review_status
 from leafgen.i18n.extract import expected_units
 from leafgen.project import Project
 
@@ -67,7 +67,7 @@ def check_catalog(project: Project, lang: str) -> None:
             message.id
             and message.string
             and not message.fuzzy
-            and placeholders(message.id) != placeholders(message.string)
+            and placeholders_differ(message.id, message.string)
         ):
             errors.append(CatalogError(f"placeholders differ in translation of {message.id!r}", path, message.lineno))
     if errors:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +24,8 @@ from leafgen.text.rtl import shape_rtl
 from leafgen.text.scripts import Script, escape, missing_glyphs, script_for
 
 PAGE_SIZES = {"a4": A4, "letter": LETTER}
+MAX_GRID_DAYS = 14  # a fortnight of tick boxes is the most a row of one page holds at any theme size
+MIN_ITEM_WIDTH = 0.3  # of the column: the instruction needs room beside the day boxes
 MEASURE_SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
 
 
@@ -138,23 +142,27 @@ class _Builder:
         colours: dict,
         t: dict,
         lang: str,
-        origin: Path | None,
+        origins: Sequence[Path],
         fillable: bool,
         width: float,
     ):
         self.script, self.styles, self.colours, self.t = script, styles, colours, t
-        self.lang, self.origin, self.fillable, self.width = lang, origin, fillable, width
+        self.lang, self.origins, self.fillable, self.width = lang, origins, fillable, width
 
     def check(self, plain: str) -> None:
-        """A character with no glyph would print as an empty box: refuse, naming it."""
+        """A character with no glyph would print as an empty box: refuse, naming it and the file it came from."""
         drawn = shape_rtl(plain) if self.script.rtl else plain
         missing = missing_glyphs(drawn, self.script.regular)
         if missing:
             ch = missing[0]
+            if ch not in plain:  # a shaped form: blame the letter the text holds
+                ch = next((c for c in plain if c not in drawn), ch)
+            path, line = _blame(ch, self.origins)
             raise FontError(
                 f"no glyph for {ch!r} (U+{ord(ch):04X}) in font {self.script.regular} for language "
                 f"{self.lang!r}, in text {plain[:50]!r}",
-                self.origin,
+                path,
+                line,
             )
 
     def para(self, el: ET.Element, style: str) -> Flowable:
@@ -189,7 +197,7 @@ class _Builder:
         if tag == "grid":
             return [self.grid(el)]
         if tag == "spacer":
-            return [Spacer(1, float(el.get("height", self.t["body_size"])))]
+            return [Spacer(1, _number(el, "height", self.t["body_size"], 0, 200))]
         raise TemplateError(f"unknown layout element <{tag}>")
 
     def bullets(self, el: ET.Element) -> Flowable:
@@ -262,10 +270,15 @@ class _Builder:
 
     def grid(self, el: ET.Element) -> Flowable:
         """Items down, days across: the patient ticks one box per item per day."""
-        days = int(el.get("days", "7"))
+        days = int(_number(el, "days", 7, 1, MAX_GRID_DAYS, whole=True))
         size = self.t["tick_size"]
         day_w = size + 10
         item_w = self.width - days * day_w
+        if item_w < self.width * MIN_ITEM_WIDTH:
+            raise TemplateError(
+                f"<grid days=\"{days}\"> does not fit the column with tick_size {size:g}: "
+                "fewer days, or a smaller tick_size or larger measure in theme.yaml"
+            )
         head = (
             [self.text(el.get("item-label", ""), "cell")]
             + [self.text(el.get("day-label", ""), "cell")]
@@ -314,6 +327,52 @@ class _Builder:
         return table
 
 
+def _number(el: ET.Element, name: str, default: float, low: float, high: float, whole: bool = False) -> float:
+    """A numeric attribute the template wrote, in range; `days="banana"` is the template's error, said so."""
+    raw = el.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        raise TemplateError(f"<{el.tag} {name}={raw!r}>: {name} must be {kind} from {low:g} to {high:g}")
+    return value
+
+
+@lru_cache(maxsize=64)
+def _file_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _blame(ch: str, origins: Sequence[Path]) -> tuple[Path | None, int | None]:
+    """The first input file (leaflet, catalog, disclaimer, clinic profile) holding ch, and its line."""
+    for path in origins:
+        text = _file_text(path)
+        at = text.find(ch)
+        if at >= 0:
+            return path, text.count("\n", 0, at) + 1
+    return (origins[0] if origins else None), None
+
+
+def _template_line(template: Path, message: str) -> int | None:
+    """The line of the template that wrote the element an error names, when the template writes it once."""
+    m = re.search(r"<([\w-]+)", message)
+    if not m:
+        return None
+    lines = [
+        n
+        for n, text in enumerate(_file_text(template).split("\n"), start=1)
+        if f"<{m.group(1)}" in text and not text.lstrip().startswith("{#")  # not in a template comment
+    ]
+    return lines[0] if len(lines) == 1 else None
+
+
 def layout(
     xml: str,
     *,
@@ -323,13 +382,19 @@ def layout(
     paper: str,
     large_print: bool,
     fillable: bool = False,
-    origin: Path | None = None,
+    origin: Path | Sequence[Path] | None = None,
 ) -> Layout:
-    """Parse one rendered template and build the story; origin is the file to blame for missing glyphs."""
+    """Parse one rendered template and build the story; origin: the files to blame for missing glyphs."""
+    origins: Sequence[Path] = (origin,) if isinstance(origin, Path) else tuple(p for p in origin or () if p)
+    if "<!DOCTYPE" in xml or "<!ENTITY" in xml:  # entity expansion is a memory bomb; layout needs none
+        raise TemplateError("template produced a DOCTYPE or ENTITY declaration: not allowed in layout XML", template)
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as e:
-        raise TemplateError(f"template produced malformed layout XML: {e}", template, e.position[0]) from None
+        # The position is in the rendered output, not the template: say so rather than point at a wrong line.
+        raise TemplateError(
+            f"template produced malformed layout XML: {e} (line {e.position[0]} of its output)", template
+        ) from None
     if root.tag != "document":
         raise TemplateError(f"layout must start with <document>, not <{root.tag}>", template)
     script = script_for(lang)
@@ -346,7 +411,7 @@ def layout(
         # Measured in the Latin face for every language, so a leaflet's column is the same in all of them.
         sample = stringWidth(MEASURE_SAMPLE, script_for("en").regular, t["body_size"])
         width = min(full, t["measure"] * sample / len(MEASURE_SAMPLE))
-    builder = _Builder(script, styles, colours, t, lang, origin, fillable, width)
+    builder = _Builder(script, styles, colours, t, lang, origins, fillable, width)
     story: list[Flowable] = []
     running: dict[str, str] = {}
     try:
@@ -358,6 +423,6 @@ def layout(
             else:
                 story.extend(builder.element(el))
     except TemplateError as e:
-        raise TemplateError(e.message, template) from None
+        raise TemplateError(e.message, template, _template_line(template, e.message)) from None
     meta = {k: " ".join((root.get(k) or "").split()) for k in ("title", "subject", "author")}
     return Layout(story, page, (page[0] - width) / 2, margin, script, styles, colours, meta, running)

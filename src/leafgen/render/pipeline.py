@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from reportlab.platypus.doctemplate import LayoutError
 
 from leafgen.content.model import Disclaimer, Leaflet, map_text, units
 from leafgen.content.profile import clinic, theme
 from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.i18n.catalogs import Translator, translator
 from leafgen.i18n.locales import format_date
+from leafgen.errors import SourceError
 from leafgen.project import Project
 from leafgen.render.job import Job, check_job
 from leafgen.render.layout import layout
@@ -33,6 +37,12 @@ def translate(leaflet: Leaflet, disclaimer: Disclaimer, tr: Translator) -> tuple
     translated = map_text(leaflet, lambda text: tr(text, where.get(text, leaflet.id)))
     d = Disclaimer(tr(disclaimer.heading, "disclaimer"), tr(disclaimer.text, "disclaimer"))
     return translated, d
+
+
+def _flowable_text(e: LayoutError) -> str:
+    """The start of the text ReportLab could not place, without its object address."""
+    m = re.search(r"'([^']{1,60})", str(e))
+    return f"starting {m.group(1)!r}" if m else "a table row or box"
 
 
 def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> Rendered:
@@ -67,7 +77,16 @@ def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> R
         paper=job.paper,
         large_print=job.large_print,
         fillable=job.fillable,
-        origin=tr.path or leaflet.path,
+        # Blame a missing glyph on the file that holds the character: English content on the leaflet, a
+        # translation on its catalog.
+        origin=tuple(p for p in (leaflet.path, tr.path, project.disclaimer_path, project.clinic_path) if p),
     )
-    pdf, pages = write_pdf(laid, job.lang)
+    try:
+        pdf, pages = write_pdf(laid, job.lang)
+    except LayoutError as e:
+        raise SourceError(
+            f"a block is too tall to fit on one page ({_flowable_text(e)}): shorten it, "
+            f"or reduce sizes in {project.theme_path.name}",
+            leaflet.path,
+        ) from None
     return Rendered(job, pdf, pages, t_leaflet.title, tr.incomplete)

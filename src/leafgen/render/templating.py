@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 from markupsafe import Markup, escape
 
 from leafgen.errors import TemplateError
@@ -22,10 +23,30 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         return None
 
 
+MAX_REPEAT = 100_000  # `'x' * 10**9` in a template would take the machine's memory
+
+
+class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """Templates are shared between clinics and edited by designers: they may lay out data, nothing more.
+    No attribute starting with '_', no mutation of the context, no unbounded repetition or powers."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        seq = (str, list, tuple)
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+            raise jinja2.exceptions.SecurityError("exponent too large")
+        if operator == "*" and (isinstance(left, seq) or isinstance(right, seq)):
+            count, other = (right, left) if isinstance(left, seq) else (left, right)
+            if isinstance(count, int) and count * max(1, len(other)) > MAX_REPEAT:
+                raise jinja2.exceptions.SecurityError("repetition too large")
+        return super().call_binop(context, operator, left, right)
+
+
 @lru_cache(maxsize=8)
 def environment(templates_dir: Path) -> jinja2.Environment:
-    """One environment per templates folder, so compiled templates are reused across a batch."""
-    env = jinja2.Environment(
+    """One sandboxed environment per templates folder, so compiled templates are reused across a batch."""
+    env = _Sandbox(
         loader=jinja2.FileSystemLoader(templates_dir),
         # Content and translations are data, never markup: escaped in every markup template.
         autoescape=jinja2.select_autoescape(
@@ -76,8 +97,23 @@ def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr:
         ) from None
     except jinja2.TemplateNotFound as e:
         raise TemplateError(f"template not found: {e.name}", templates_dir) from None
-    except (jinja2.UndefinedError, TypeError, ValueError, KeyError) as e:
-        raise TemplateError(f"template error: {e}", templates_dir / name, _template_line(e, name)) from None
+    except jinja2.exceptions.SecurityError as e:
+        raise TemplateError(
+            f"template not allowed: {_one_line(e)} (templates lay out data; they cannot reach Python internals)",
+            templates_dir / name,
+            _template_line(e, name),
+        ) from None
+    except TemplateError:
+        raise
+    except RecursionError as e:
+        raise TemplateError("template error: recursion too deep", templates_dir / name, _template_line(e, name)) from None
+    except Exception as e:  # any fault inside a template is the template's: one line, never a traceback
+        raise TemplateError(f"template error: {_one_line(e)}", templates_dir / name, _template_line(e, name)) from None
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())[:200]
+    return text or type(e).__name__
 
 
 def _template_line(exc: BaseException, name: str) -> int | None:
@@ -98,3 +134,5 @@ def check_templates(templates_dir: Path) -> None:
             env.get_template(path.name)
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(f"template syntax error: {e.message}", path, e.lineno) from None
+        except UnicodeDecodeError as e:
+            raise TemplateError(f"not UTF-8 text ({e.reason} at byte {e.start})", path) from None

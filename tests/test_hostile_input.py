@@ -1,0 +1,155 @@
+"""Broken and hostile input in every file a clinic, designer or translator edits: one line naming the file and line."""
+
+from __future__ import annotations
+
+import re
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, LEAFLET, normalise, pdf_reader, pdf_text
+from leafgen import api
+from leafgen.cli import main
+from leafgen.content.schema import load_leaflet
+from leafgen.errors import ErrorList, LeafgenError
+from leafgen.project import Project
+
+BAD = DATA / "bad"
+EXPECT_RE = re.compile(r"^(?:#|\{#) expect: (\d+): (.+?)(?: #\})?$")
+
+
+def expectation(path: Path) -> tuple[int, str]:
+    """First line of each bad file: 'expect: LINE: MESSAGE' (a comment in its format); LINE 0 means no line."""
+    first = path.read_bytes().split(b"\n", 1)[0].decode("ascii")
+    m = EXPECT_RE.match(first)
+    assert m, f"{path.name} needs an 'expect: LINE: TEXT' comment as its first line"
+    return int(m.group(1)), m.group(2)
+
+
+def install(project: Project, kind: str, bad: Path) -> tuple[Path, list[str]]:
+    """Put a bad file where a project keeps that kind of file; the build arguments that will read it."""
+    if kind == "catalog":
+        target = project.translations_dir / "es" / "LC_MESSAGES" / "messages.po"
+        args = ["--lang", "es", "--kind", "handout"]
+    elif kind == "theme":
+        target, args = project.theme_path, ["--lang", "en", "--kind", "handout", "--large-print"]
+    elif kind == "template":
+        page = "checklist" if bad.name.startswith("checklist") else "handout"
+        target, args = project.templates_dir / f"{page}.xml.j2", ["--lang", "en", "--kind", page]
+    else:
+        target, args = project.clinic_path, ["--lang", "en", "--kind", "handout"]
+    target.write_bytes(bad.read_bytes())
+    return target, args
+
+
+CASES = [(kind, p) for kind in ("catalog", "theme", "template", "clinic") for p in sorted((BAD / kind).glob("*.*"))]
+
+
+def test_every_kind_of_input_file_has_bad_examples():
+    for kind in ("catalog", "theme", "template", "clinic"):
+        assert len([c for c in CASES if c[0] == kind]) >= 5, kind
+
+
+@pytest.mark.parametrize(("kind", "bad"), CASES, ids=[f"{k}/{p.name}" for k, p in CASES])
+def test_bad_input_file_is_one_clean_line_naming_file_and_line(kind: str, bad: Path, project, tmp_path, capsys):
+    line, message = expectation(bad)
+    target, args = install(project, kind, bad)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    code = main(["build", LEAFLET, "--project", str(project.root), "--out", str(out), "--jobs", "1", *args])
+    err = capsys.readouterr().err
+    assert time.monotonic() - started < 20, "a bad input must not make the build hang"
+    assert code == 1, err
+    assert "Traceback" not in err and " at 0x" not in err, err
+    where = f"{target}:{line}: " if line else f"{target}: "
+    assert any(where in ln and message in ln for ln in err.splitlines()), err
+    assert not list(out.rglob("*.pdf")) and not list(out.rglob("*.tmp")), "a failed build left files behind"
+
+
+def test_alias_bomb_is_refused_fast_and_small():
+    tracemalloc.start()
+    started = time.monotonic()
+    with pytest.raises(LeafgenError, match=r"bad-alias-bomb.yaml:2: YAML anchors and aliases"):
+        load_leaflet(BAD / "bad-alias-bomb.yaml")
+    elapsed = time.monotonic() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 1 and peak < 5_000_000, (elapsed, peak)
+
+
+@pytest.mark.parametrize("leaflet_id", ["../../../../tmp/outside", "/etc/passwd", "x/../pins-and-needles-in-back", "_disclaimer"])
+def test_leaflet_id_must_be_an_id_before_any_file_is_opened(leaflet_id: str, project, tmp_path, capsys):
+    outside = tmp_path / "outside.yaml"  # a valid leaflet that a traversal would read
+    outside.write_text(project.leaflet_path(LEAFLET).read_text(encoding="utf-8").replace(LEAFLET, "outside"))
+    out = tmp_path / "deep" / "out"
+    code = main(["build", leaflet_id, "--project", str(project.root), "--out", str(out), "--lang", "en"])
+    err = capsys.readouterr().err
+    assert code == 1 and "is not a leaflet id" in err and "Traceback" not in err, err
+    assert not list(tmp_path.rglob("*.pdf"))
+    with pytest.raises(LeafgenError, match="is not a leaflet id"):
+        api.render(leaflet_id, project=project.root)
+
+
+def test_unquoted_version_is_printed_as_written(project):
+    path = project.leaflet_path(LEAFLET)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"version: .*", "version: 1.10", text), encoding="utf-8")
+    assert "Version 1.10" in normalise(pdf_text(api.render(LEAFLET, project=project.root)))
+
+
+def test_clinic_phone_is_printed_as_written(project):
+    # YAML 1.1 reads 01234567 as an octal number (342391): a wrong phone number on every page.
+    project.clinic_path.write_text("name: Riverside Clinic\nphone: 01234567\n", encoding="utf-8")
+    text = normalise(pdf_text(api.render(LEAFLET, project=project.root)))
+    assert "01234567" in text and "342391" not in text
+
+
+def test_missing_glyph_in_english_content_blames_the_leaflet_line(project, tmp_path, capsys):
+    path = project.leaflet_path(LEAFLET)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    n = next(i for i, ln in enumerate(lines) if ln.startswith("title:"))
+    lines[n] += " \U0001f600"  # an emoji: in no vendored font
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(
+        ["build", LEAFLET, "--project", str(project.root), "--out", str(out), "--lang", "es", "--allow-fallback"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{path}:{n + 1}: no glyph for" in err and "messages.po" not in err, err
+
+
+def test_checklist_subject_is_the_leaflets_checklist_title(project):
+    path = project.leaflet_path(LEAFLET)
+    text = path.read_text(encoding="utf-8")
+    title = load_leaflet(path)[0].checklist.title
+    path.write_text(text.replace(f"title: {title}", "title: Daily knee exercises", 1), encoding="utf-8")
+    pdf = api.render(LEAFLET, kind="checklist", project=project.root)
+    assert pdf_reader(pdf).metadata.subject == "Daily knee exercises"
+
+
+def test_large_print_checklist_notes_are_at_least_16_pt():
+    pdf = api.render(LEAFLET, kind="checklist", large_print=True)
+    sizes: dict[str, float] = {}
+
+    def visit(text: str, cm, tm, font, size) -> None:  # noqa: ANN001 - pypdf's visitor signature
+        if text.strip():
+            sizes[text.strip()] = min(sizes.get(text.strip(), 99.0), size * tm[3])
+
+    for page in pdf_reader(pdf).pages:
+        page.extract_text(visitor_text=visit)
+    notes = {t: s for t, s in sizes.items() if t.startswith(("How often", "Safety"))}
+    assert notes, sorted(sizes)[:20]
+    assert min(notes.values()) >= 16, notes
+
+
+def test_sandbox_error_is_one_line_without_internals(project):
+    path = project.templates_dir / "handout.xml.j2"
+    path.write_text(
+        path.read_text().replace("<title>{{ leaflet.title }}", "<title>{{ cycler.__init__.__globals__.os.popen('id').read() }}")
+    )
+    with pytest.raises((LeafgenError, ErrorList)) as info:
+        api.render(LEAFLET, project=project.root)
+    assert "uid=" not in str(info.value) and len(str(info.value).splitlines()) == 1
