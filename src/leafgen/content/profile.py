@@ -128,7 +128,9 @@ def _theme_sizes(path: Path, data: LDict, variant: str) -> list[SourceError]:
             errors.append(SourceError(f"{variant}: {key} {value:g} is out of range ({low:g} to {high:g})", path, line))
         elif variant == "large" and key.endswith("_size") and key != "tick_size" and value < LARGE_PRINT_MIN:
             errors.append(
-                SourceError(f"large: {key} {value:g} is under {LARGE_PRINT_MIN} pt, the large-print minimum", path, line)
+                SourceError(
+                    f"large: {key} {value:g} is under {LARGE_PRINT_MIN} pt, the large-print minimum", path, line
+                )
             )
     return errors
 
@@ -145,7 +147,7 @@ def _theme_colours(path: Path, data: LDict) -> list[SourceError]:
         elif not (isinstance(m[key], str) and COLOUR_RE.match(m[key])):
             errors.append(
                 SourceError(
-                    f"colours: {key} must be a colour written \"#rrggbb\" in quotes, not {m.raw.get(key, m[key])!r}",
+                    f'colours: {key} must be a colour written "#rrggbb" in quotes, not {m.raw.get(key, m[key])!r}',
                     path,
                     m.key_lines[key],
                 )

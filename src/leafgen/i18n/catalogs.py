@@ -69,7 +69,7 @@ def check_po_syntax(path: Path, text: str) -> None:
             raise CatalogError(f"not valid PO syntax: {line[:60]!r}", path, n)
         for esc in PO_ESCAPE_RE.findall(m.group(1)):
             if esc not in PO_ESCAPES:
-                raise CatalogError(f"unknown escape \\{esc} in string (only \\n, \\t, \\\\ and \\\")", path, n)
+                raise CatalogError(f'unknown escape \\{esc} in string (only \\n, \\t, \\\\ and \\")', path, n)
         if header == "before" and line.startswith("msgstr"):
             header = "in"
         elif header == "in" and line.startswith("msg"):

@@ -106,7 +106,9 @@ def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr:
     except TemplateError:
         raise
     except RecursionError as e:
-        raise TemplateError("template error: recursion too deep", templates_dir / name, _template_line(e, name)) from None
+        raise TemplateError(
+            "template error: recursion too deep", templates_dir / name, _template_line(e, name)
+        ) from None
     except Exception as e:  # any fault inside a template is the template's: one line, never a traceback
         raise TemplateError(f"template error: {_one_line(e)}", templates_dir / name, _template_line(e, name)) from None
 
