@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from leafgen.content.sources import LDict, load_yaml
-from leafgen.errors import ErrorList, SourceError
+from leafgen.errors import ErrorList, LeafgenError, SourceError
 from leafgen.project import PAPERS, Project
 
 # Neutral defaults: a clinic that has not written clinic.yaml still gets a sensible header.
@@ -45,7 +45,7 @@ def _clinic(path: Path, _version: tuple[int, int]) -> dict[str, str]:
         data = LDict()
     if not isinstance(data, LDict):
         raise SourceError("clinic profile must be a mapping of keys to values", path, getattr(data, "line", 1))
-    errors: list[SourceError] = []
+    errors: list[LeafgenError] = []
     values = dict(CLINIC_DEFAULTS)
     for key, value in data.items():
         line = data.key_lines[key]
@@ -58,8 +58,8 @@ def _clinic(path: Path, _version: tuple[int, int]) -> dict[str, str]:
             # As written: YAML reads `phone: 0123 4567` as text but `phone: 01234567` as the octal number 342391.
             values[key] = data.raw.get(key, str(value))
     if values["default_paper"] not in PAPERS:
-        line = data.key_lines.get("default_paper")
-        errors.append(SourceError(f"default_paper must be one of {', '.join(PAPERS)}", path, line))
+        paper_line = data.key_lines.get("default_paper")
+        errors.append(SourceError(f"default_paper must be one of {', '.join(PAPERS)}", path, paper_line))
     if errors:
         raise ErrorList(errors)
     return values
@@ -95,7 +95,7 @@ def _theme(path: Path, _version: tuple[int, int]) -> dict[str, Any]:
     data = load_yaml(path)
     if not isinstance(data, LDict) or not {"standard", "large"} <= data.keys():
         raise SourceError("theme must define 'standard' and 'large' print settings", path, getattr(data, "line", 1))
-    errors = [
+    errors: list[LeafgenError] = [
         SourceError(f"unknown key {key!r} (allowed: standard, large, colours)", path, data.key_lines[key])
         for key in data
         if key not in ("standard", "large", "colours")
@@ -108,11 +108,11 @@ def _theme(path: Path, _version: tuple[int, int]) -> dict[str, Any]:
     return data
 
 
-def _theme_sizes(path: Path, data: LDict, variant: str) -> list[SourceError]:
+def _theme_sizes(path: Path, data: LDict, variant: str) -> list[LeafgenError]:
     m = data[variant]
     if not isinstance(m, LDict):
         return [SourceError(f"{variant}: must be a mapping of sizes", path, data.key_lines[variant])]
-    errors = [
+    errors: list[LeafgenError] = [
         SourceError(f"{variant}: unknown key {k!r} (allowed: {', '.join(THEME_RANGES)})", path, m.key_lines[k])
         for k in m
         if k not in THEME_RANGES
@@ -135,11 +135,11 @@ def _theme_sizes(path: Path, data: LDict, variant: str) -> list[SourceError]:
     return errors
 
 
-def _theme_colours(path: Path, data: LDict) -> list[SourceError]:
+def _theme_colours(path: Path, data: LDict) -> list[LeafgenError]:
     m = data.get("colours")
     if not isinstance(m, LDict):
         return [SourceError("colours: must be a mapping of names to #rrggbb", path, data.key_lines.get("colours", 1))]
-    errors = []
+    errors: list[LeafgenError] = []
     for key in m:
         if key not in THEME_COLOURS + THEME_OPTIONAL_COLOURS:
             allowed = ", ".join(THEME_COLOURS + THEME_OPTIONAL_COLOURS)

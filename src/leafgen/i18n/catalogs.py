@@ -52,12 +52,14 @@ def placeholders_differ(msgid: str, msgstr: str) -> bool:
 
 def check_po_syntax(path: Path, text: str) -> None:
     """Refuse what `msgfmt -c` refuses before Babel reads the file, which forgives too much."""
-    bad = characters.first_forbidden(text.removeprefix("\ufeff"))
+    text = text.removeprefix("\ufeff")
+    bad = characters.first_forbidden(text)
     if bad >= 0:
-        line, col = characters.position(text.removeprefix("\ufeff"), bad)
-        raise CatalogError(characters.message(text.removeprefix("\ufeff")[bad], f"at column {col}"), path, line)
+        at, col = characters.position(text, bad)
+        raise CatalogError(characters.message(text[bad], f"at column {col}"), path, at)
     header = "before"  # the header is the first entry's msgstr: where the charset is declared
-    for n, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+    # Lines as gettext counts them: only "\n" ends one (str.splitlines would also split at U+2028).
+    for n, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             header = "after" if header == "in" else header
@@ -126,7 +128,7 @@ def _read_catalog(path: Path, mtime_ns: int, size: int) -> Any:
         raise CatalogError(f"broken catalog: {e.message}", path, e.line) from None
     try:
         # Decoded lines, so Babel never re-decodes with whatever the header claims.
-        catalog = read_po(text.removeprefix("\ufeff").splitlines(), abort_invalid=True, charset="utf-8")
+        catalog = read_po(text.removeprefix("\ufeff").split("\n"), abort_invalid=True, charset="utf-8")
     except PoFileError as e:
         # Babel counts lines from 0.
         raise CatalogError(f"broken catalog: {e}", path, getattr(e, "lineno", -1) + 1 or None) from None

@@ -62,7 +62,9 @@ def environment(templates_dir: Path) -> jinja2.Environment:
     # Sets newstyle semantics for {% trans %}; the real callables come per render, in the context.
     # The globals refuse: a string reaching them (say, a macro imported without context) would
     # escape both the translation and the gate.
-    env.install_gettext_callables(gettext=_no_context, ngettext=_no_context, newstyle=True)
+    env.install_gettext_callables(  # type: ignore[attr-defined] # added by the i18n extension
+        gettext=_no_context, ngettext=_no_context, newstyle=True
+    )
     return env
 
 
