@@ -22,6 +22,9 @@ CLINIC_DEFAULTS: dict[str, str] = {
 }
 
 
+MAX_CLINIC_CHARS = 200  # printed in the running header of every page
+
+
 def _version(path: Path) -> tuple[int, int]:
     """A file's (mtime, size), so a cached parse is dropped when the file changes (a long-running desk)."""
     try:
@@ -56,7 +59,12 @@ def _clinic(path: Path, _version: tuple[int, int]) -> dict[str, str]:
             errors.append(SourceError(f"{key} must be one line of text, not a {kind}; put it in quotes", path, line))
         elif value is not None:
             # As written: YAML reads `phone: 0123 4567` as text but `phone: 01234567` as the octal number 342391.
-            values[key] = data.raw.get(key, str(value))
+            text = data.raw.get(key, str(value))
+            if "\n" in text.strip() or len(text) > MAX_CLINIC_CHARS:
+                errors.append(
+                    SourceError(f"{key} must be one line of at most {MAX_CLINIC_CHARS} characters", path, line)
+                )
+            values[key] = text.strip()
     if values["default_paper"] not in PAPERS:
         paper_line = data.key_lines.get("default_paper")
         errors.append(SourceError(f"default_paper must be one of {', '.join(PAPERS)}", path, paper_line))

@@ -58,6 +58,9 @@ def check_po_syntax(path: Path, text: str) -> None:
         at, col = characters.position(text, bad)
         raise CatalogError(characters.message(text[bad], f"at column {col}"), path, at)
     header = "before"  # the header is the first entry's msgstr: where the charset is declared
+    # msgfmt refuses a msgid defined twice; Babel keeps the last silently, so one of two translations vanishes.
+    seen: dict[tuple[str, str], int] = {}
+    field, context, msgid, id_line = "", "", "", 0
     # Lines as gettext counts them: only "\n" ends one (str.splitlines would also split at U+2028).
     for n, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
@@ -69,6 +72,21 @@ def check_po_syntax(path: Path, text: str) -> None:
             if line.count('"') % 2 == 1 or not line.endswith('"'):
                 raise CatalogError("unterminated string: a quote is missing at the end of the line", path, n)
             raise CatalogError(f"not valid PO syntax: {line[:60]!r}", path, n)
+        if not line.startswith('"'):  # a keyword line starts a field
+            keyword = line.split(None, 1)[0].split("[")[0]
+            if keyword == "msgctxt":
+                context = ""
+            elif keyword == "msgid":
+                context, msgid, id_line = (context if field == "msgctxt" else ""), "", n
+            elif field == "msgid":  # the id is complete
+                first = seen.setdefault((context, msgid), id_line)
+                if first != id_line:
+                    raise CatalogError(f"duplicate message definition (first defined on line {first})", path, id_line)
+            field = keyword
+        if field == "msgctxt":
+            context += m.group(1)
+        elif field == "msgid":
+            msgid += m.group(1)
         for esc in PO_ESCAPE_RE.findall(m.group(1)):
             if esc not in PO_ESCAPES:
                 raise CatalogError(f'unknown escape \\{esc} in string (only \\n, \\t, \\\\ and \\")', path, n)
