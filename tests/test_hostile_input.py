@@ -79,7 +79,9 @@ def test_alias_bomb_is_refused_fast_and_small():
     assert elapsed < 1 and peak < 5_000_000, (elapsed, peak)
 
 
-@pytest.mark.parametrize("leaflet_id", ["../../../../tmp/outside", "/etc/passwd", "x/../pins-and-needles-in-back", "_disclaimer"])
+@pytest.mark.parametrize(
+    "leaflet_id", ["../../../../tmp/outside", "/etc/passwd", "x/../pins-and-needles-in-back", "_disclaimer"]
+)
 def test_leaflet_id_must_be_an_id_before_any_file_is_opened(leaflet_id: str, project, tmp_path, capsys):
     outside = tmp_path / "outside.yaml"  # a valid leaflet that a traversal would read
     outside.write_text(project.leaflet_path(LEAFLET).read_text(encoding="utf-8").replace(LEAFLET, "outside"))
@@ -148,7 +150,9 @@ def test_large_print_checklist_notes_are_at_least_16_pt():
 def test_sandbox_error_is_one_line_without_internals(project):
     path = project.templates_dir / "handout.xml.j2"
     path.write_text(
-        path.read_text().replace("<title>{{ leaflet.title }}", "<title>{{ cycler.__init__.__globals__.os.popen('id').read() }}")
+        path.read_text().replace(
+            "<title>{{ leaflet.title }}", "<title>{{ cycler.__init__.__globals__.os.popen('id').read() }}"
+        )
     )
     with pytest.raises((LeafgenError, ErrorList)) as info:
         api.render(LEAFLET, project=project.root)

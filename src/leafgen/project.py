@@ -17,6 +17,7 @@ KINDS = ("handout", "checklist")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ID_CHARS = 100
 
+
 @dataclass(frozen=True)
 class Project:
     """A folder with leaflets/, templates/, translations/ and clinic.yaml."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from leafgen.content.sources import LDict, load_yaml
-from leafgen.errors import ErrorList, SourceError
+from leafgen.errors import ErrorList, LeafgenError, SourceError
 from leafgen.project import PAPERS, Project
 
 # Neutral defaults: a clinic that has not written clinic.yaml still gets a sensible header.
@@ -20,6 +20,9 @@ CLINIC_DEFAULTS: dict[str, str] = {
     "address": "",
     "default_paper": "a4",
 }
+
+
+MAX_CLINIC_CHARS = 200  # printed in the running header of every page
 
 
 def _version(path: Path) -> tuple[int, int]:
@@ -45,7 +48,7 @@ def _clinic(path: Path, _version: tuple[int, int]) -> dict[str, str]:
         data = LDict()
     if not isinstance(data, LDict):
         raise SourceError("clinic profile must be a mapping of keys to values", path, getattr(data, "line", 1))
-    errors: list[SourceError] = []
+    errors: list[LeafgenError] = []
     values = dict(CLINIC_DEFAULTS)
     for key, value in data.items():
         line = data.key_lines[key]
@@ -56,10 +59,15 @@ def _clinic(path: Path, _version: tuple[int, int]) -> dict[str, str]:
             errors.append(SourceError(f"{key} must be one line of text, not a {kind}; put it in quotes", path, line))
         elif value is not None:
             # As written: YAML reads `phone: 0123 4567` as text but `phone: 01234567` as the octal number 342391.
-            values[key] = data.raw.get(key, str(value))
+            text = data.raw.get(key, str(value))
+            if "\n" in text.strip() or len(text) > MAX_CLINIC_CHARS:
+                errors.append(
+                    SourceError(f"{key} must be one line of at most {MAX_CLINIC_CHARS} characters", path, line)
+                )
+            values[key] = text.strip()
     if values["default_paper"] not in PAPERS:
-        line = data.key_lines.get("default_paper")
-        errors.append(SourceError(f"default_paper must be one of {', '.join(PAPERS)}", path, line))
+        paper_line = data.key_lines.get("default_paper")
+        errors.append(SourceError(f"default_paper must be one of {', '.join(PAPERS)}", path, paper_line))
     if errors:
         raise ErrorList(errors)
     return values
@@ -95,7 +103,7 @@ def _theme(path: Path, _version: tuple[int, int]) -> dict[str, Any]:
     data = load_yaml(path)
     if not isinstance(data, LDict) or not {"standard", "large"} <= data.keys():
         raise SourceError("theme must define 'standard' and 'large' print settings", path, getattr(data, "line", 1))
-    errors = [
+    errors: list[LeafgenError] = [
         SourceError(f"unknown key {key!r} (allowed: standard, large, colours)", path, data.key_lines[key])
         for key in data
         if key not in ("standard", "large", "colours")
@@ -108,11 +116,11 @@ def _theme(path: Path, _version: tuple[int, int]) -> dict[str, Any]:
     return data
 
 
-def _theme_sizes(path: Path, data: LDict, variant: str) -> list[SourceError]:
+def _theme_sizes(path: Path, data: LDict, variant: str) -> list[LeafgenError]:
     m = data[variant]
     if not isinstance(m, LDict):
         return [SourceError(f"{variant}: must be a mapping of sizes", path, data.key_lines[variant])]
-    errors = [
+    errors: list[LeafgenError] = [
         SourceError(f"{variant}: unknown key {k!r} (allowed: {', '.join(THEME_RANGES)})", path, m.key_lines[k])
         for k in m
         if k not in THEME_RANGES
@@ -128,16 +136,18 @@ def _theme_sizes(path: Path, data: LDict, variant: str) -> list[SourceError]:
             errors.append(SourceError(f"{variant}: {key} {value:g} is out of range ({low:g} to {high:g})", path, line))
         elif variant == "large" and key.endswith("_size") and key != "tick_size" and value < LARGE_PRINT_MIN:
             errors.append(
-                SourceError(f"large: {key} {value:g} is under {LARGE_PRINT_MIN} pt, the large-print minimum", path, line)
+                SourceError(
+                    f"large: {key} {value:g} is under {LARGE_PRINT_MIN} pt, the large-print minimum", path, line
+                )
             )
     return errors
 
 
-def _theme_colours(path: Path, data: LDict) -> list[SourceError]:
+def _theme_colours(path: Path, data: LDict) -> list[LeafgenError]:
     m = data.get("colours")
     if not isinstance(m, LDict):
         return [SourceError("colours: must be a mapping of names to #rrggbb", path, data.key_lines.get("colours", 1))]
-    errors = []
+    errors: list[LeafgenError] = []
     for key in m:
         if key not in THEME_COLOURS + THEME_OPTIONAL_COLOURS:
             allowed = ", ".join(THEME_COLOURS + THEME_OPTIONAL_COLOURS)
@@ -145,7 +155,7 @@ def _theme_colours(path: Path, data: LDict) -> list[SourceError]:
         elif not (isinstance(m[key], str) and COLOUR_RE.match(m[key])):
             errors.append(
                 SourceError(
-                    f"colours: {key} must be a colour written \"#rrggbb\" in quotes, not {m.raw.get(key, m[key])!r}",
+                    f'colours: {key} must be a colour written "#rrggbb" in quotes, not {m.raw.get(key, m[key])!r}',
                     path,
                     m.key_lines[key],
                 )

@@ -20,6 +20,7 @@ from leafgen.content.model import (
 from leafgen.content.sources import LDict, LList, load_yaml
 from leafgen.errors import ErrorList, SourceError
 from leafgen.project import ID_RE
+
 STATUSES = ("draft", "approved")
 # A checklist row is a table row, which cannot break across pages: its texts must stay short.
 MAX_CHECKLIST_CHARS = 400
@@ -95,10 +96,7 @@ def yaml_hint(value: Any, written: str | None) -> str:
         return f": YAML read {written or str(value)!r} as a {type(value).__name__}; put the text in quotes"
     if isinstance(value, dict) and value:
         key = next(iter(value))
-        return (
-            f": YAML read {key!r} followed by ': ' as a key and its value (a mapping); "
-            "put the whole text in quotes"
-        )
+        return f": YAML read {key!r} followed by ': ' as a key and its value (a mapping); put the whole text in quotes"
     if isinstance(value, list):
         return ": YAML read it as a list; put the text in quotes"
     return ""

@@ -47,7 +47,9 @@ def _scalar(node: yaml.Node, loader: Any) -> Any:
     try:
         value = loader.construct_object(node, deep=True)
     except (ValueError, OverflowError) as e:  # `published: 2026-13-45`: the date constructor itself fails
-        raise SourceError(f"{node.value!r} is not a valid date or number ({e}); quote it if it is text", loader.name, line) from None
+        raise SourceError(
+            f"{node.value!r} is not a valid date or number ({e}); quote it if it is text", loader.name, line
+        ) from None
     if isinstance(value, str):
         if len(value) > MAX_TEXT_CHARS:
             raise SourceError(

@@ -52,12 +52,17 @@ def placeholders_differ(msgid: str, msgstr: str) -> bool:
 
 def check_po_syntax(path: Path, text: str) -> None:
     """Refuse what `msgfmt -c` refuses before Babel reads the file, which forgives too much."""
-    bad = characters.first_forbidden(text.removeprefix("\ufeff"))
+    text = text.removeprefix("\ufeff")
+    bad = characters.first_forbidden(text)
     if bad >= 0:
-        line, col = characters.position(text.removeprefix("\ufeff"), bad)
-        raise CatalogError(characters.message(text.removeprefix("\ufeff")[bad], f"at column {col}"), path, line)
+        at, col = characters.position(text, bad)
+        raise CatalogError(characters.message(text[bad], f"at column {col}"), path, at)
     header = "before"  # the header is the first entry's msgstr: where the charset is declared
-    for n, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+    # msgfmt refuses a msgid defined twice; Babel keeps the last silently, so one of two translations vanishes.
+    seen: dict[tuple[str, str], int] = {}
+    field, context, msgid, id_line = "", "", "", 0
+    # Lines as gettext counts them: only "\n" ends one (str.splitlines would also split at U+2028).
+    for n, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             header = "after" if header == "in" else header
@@ -67,9 +72,24 @@ def check_po_syntax(path: Path, text: str) -> None:
             if line.count('"') % 2 == 1 or not line.endswith('"'):
                 raise CatalogError("unterminated string: a quote is missing at the end of the line", path, n)
             raise CatalogError(f"not valid PO syntax: {line[:60]!r}", path, n)
+        if not line.startswith('"'):  # a keyword line starts a field
+            keyword = line.split(None, 1)[0].split("[")[0]
+            if keyword == "msgctxt":
+                context = ""
+            elif keyword == "msgid":
+                context, msgid, id_line = (context if field == "msgctxt" else ""), "", n
+            elif field == "msgid":  # the id is complete
+                first = seen.setdefault((context, msgid), id_line)
+                if first != id_line:
+                    raise CatalogError(f"duplicate message definition (first defined on line {first})", path, id_line)
+            field = keyword
+        if field == "msgctxt":
+            context += m.group(1)
+        elif field == "msgid":
+            msgid += m.group(1)
         for esc in PO_ESCAPE_RE.findall(m.group(1)):
             if esc not in PO_ESCAPES:
-                raise CatalogError(f"unknown escape \\{esc} in string (only \\n, \\t, \\\\ and \\\")", path, n)
+                raise CatalogError(f'unknown escape \\{esc} in string (only \\n, \\t, \\\\ and \\")', path, n)
         if header == "before" and line.startswith("msgstr"):
             header = "in"
         elif header == "in" and line.startswith("msg"):
@@ -126,7 +146,7 @@ def _read_catalog(path: Path, mtime_ns: int, size: int) -> Any:
         raise CatalogError(f"broken catalog: {e.message}", path, e.line) from None
     try:
         # Decoded lines, so Babel never re-decodes with whatever the header claims.
-        catalog = read_po(text.removeprefix("\ufeff").splitlines(), abort_invalid=True, charset="utf-8")
+        catalog = read_po(text.removeprefix("\ufeff").split("\n"), abort_invalid=True, charset="utf-8")
     except PoFileError as e:
         # Babel counts lines from 0.
         raise CatalogError(f"broken catalog: {e}", path, getattr(e, "lineno", -1) + 1 or None) from None

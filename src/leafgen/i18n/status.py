@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from leafgen.errors import CatalogError, ErrorList
-from leafgen.i18n.catalogs import TRANSLATOR_HEADER, Translator, catalog_path, load_catalog, placeholders_differ, review_status
+from leafgen.i18n.catalogs import (
+    TRANSLATOR_HEADER,
+    Translator,
+    catalog_path,
+    load_catalog,
+    placeholders_differ,
+    review_status,
+)
 from leafgen.i18n.extract import expected_units
 from leafgen.project import Project
 
@@ -63,12 +70,7 @@ def check_catalog(project: Project, lang: str) -> None:
         for p in problems:
             errors.append(CatalogError(f"{message.id!r}: {p}", path, message.lineno))
     for message in catalog:
-        if (
-            message.id
-            and message.string
-            and not message.fuzzy
-            and placeholders_differ(message.id, message.string)
-        ):
+        if message.id and message.string and not message.fuzzy and placeholders_differ(message.id, message.string):
             errors.append(CatalogError(f"placeholders differ in translation of {message.id!r}", path, message.lineno))
     if errors:
         raise ErrorList(errors)

@@ -276,7 +276,7 @@ class _Builder:
         item_w = self.width - days * day_w
         if item_w < self.width * MIN_ITEM_WIDTH:
             raise TemplateError(
-                f"<grid days=\"{days}\"> does not fit the column with tick_size {size:g}: "
+                f'<grid days="{days}"> does not fit the column with tick_size {size:g}: '
                 "fewer days, or a smaller tick_size or larger measure in theme.yaml"
             )
         head = (

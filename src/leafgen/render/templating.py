@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import jinja2
@@ -24,6 +24,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 
 MAX_REPEAT = 100_000  # `'x' * 10**9` in a template would take the machine's memory
+MAX_OUTPUT_CHARS = 2_000_000  # a rendered leaflet is ~30 KB of layout XML; a runaway loop is stopped here
 
 
 class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
@@ -42,6 +43,12 @@ class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
                 raise jinja2.exceptions.SecurityError("repetition too large")
         return super().call_binop(context, operator, left, right)
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # A file path in the data (a leaflet's source) would hand the template read_text() on any file.
+        if isinstance(obj, PurePath) or isinstance(value, PurePath):
+            return False
+        return bool(super().is_safe_attribute(obj, attr, value))
+
 
 @lru_cache(maxsize=8)
 def environment(templates_dir: Path) -> jinja2.Environment:
@@ -59,10 +66,13 @@ def environment(templates_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         bytecode_cache=_bytecode_cache(),
     )
+    del env.globals["lipsum"]  # 100,000 paragraphs of filler on request: nothing a leaflet needs
     # Sets newstyle semantics for {% trans %}; the real callables come per render, in the context.
     # The globals refuse: a string reaching them (say, a macro imported without context) would
     # escape both the translation and the gate.
-    env.install_gettext_callables(gettext=_no_context, ngettext=_no_context, newstyle=True)
+    env.install_gettext_callables(  # type: ignore[attr-defined] # added by the i18n extension
+        gettext=_no_context, ngettext=_no_context, newstyle=True
+    )
     return env
 
 
@@ -90,7 +100,13 @@ def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr:
     try:
         template = env.get_template(name)
         markup = bool(env.autoescape(name)) if callable(env.autoescape) else env.autoescape
-        return template.render(**context, **_gettext_callables(tr, f"template {name}", markup))
+        parts, size = [], 0
+        for part in template.generate(**context, **_gettext_callables(tr, f"template {name}", markup)):
+            size += len(part)
+            if size > MAX_OUTPUT_CHARS:
+                raise jinja2.exceptions.SecurityError(f"output beyond {MAX_OUTPUT_CHARS:,} characters")
+            parts.append(part)
+        return "".join(parts)
     except jinja2.TemplateSyntaxError as e:
         raise TemplateError(
             f"template syntax error: {e.message}", e.filename or templates_dir / name, e.lineno
@@ -106,7 +122,9 @@ def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr:
     except TemplateError:
         raise
     except RecursionError as e:
-        raise TemplateError("template error: recursion too deep", templates_dir / name, _template_line(e, name)) from None
+        raise TemplateError(
+            "template error: recursion too deep", templates_dir / name, _template_line(e, name)
+        ) from None
     except Exception as e:  # any fault inside a template is the template's: one line, never a traceback
         raise TemplateError(f"template error: {_one_line(e)}", templates_dir / name, _template_line(e, name)) from None
 
