@@ -19,8 +19,9 @@ from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer
 
 from leafgen.errors import LeafgenError
 from leafgen.text import scripts
+from leafgen.text.lines import LineParagraph
 from leafgen.text.paragraph import paragraph
-from leafgen.text.rtl import RTLParagraph, shape_rtl
+from leafgen.text.rtl import shape_rtl
 from leafgen.text.scripts import Script, missing_glyphs, script_for
 
 VIETNAMESE = "Tiếng Việt: người bệnh được uống thuốc sau bữa ăn, mỗi ngày hai lần; ữ ỹ ặ đ Đ."
@@ -244,7 +245,7 @@ def arabic_words(text: str) -> list[str]:
 def test_arabic_paragraph_is_joined_right_aligned_and_right_to_left(tmp_path):
     script = script_for("ar")
     flow = paragraph(ARABIC, body_style(script), script)
-    assert isinstance(flow, RTLParagraph)
+    assert isinstance(flow, LineParagraph)
     pdf, doc = build(tmp_path / "ar.pdf", script, [flow])
     assert_fonts_embedded(pdf)
 
@@ -326,4 +327,4 @@ def test_long_arabic_paragraph_splits_across_pages(tmp_path):
         assert len(lines) >= 3
         assert all(abs(ln["xMax"] - right) <= 2 for ln in lines), page
     parts = flow.split(doc.width, 80)
-    assert len(parts) == 2 and all(isinstance(p, RTLParagraph) for p in parts)
+    assert len(parts) == 2 and all(isinstance(p, LineParagraph) for p in parts)

@@ -151,7 +151,7 @@ class _Builder:
 
     def check(self, plain: str) -> None:
         """A character with no glyph would print as an empty box: refuse, naming it and the file it came from."""
-        drawn = shape_rtl(plain) if self.script.rtl else plain
+        drawn = shape_rtl(plain) if self.script.shaping == "arabic-forms" else plain
         missing = missing_glyphs(drawn, self.script.regular)
         if missing:
             ch = missing[0]
