@@ -98,8 +98,9 @@ def _styles(theme_key: tuple, script: Script) -> dict[str, ParagraphStyle]:
     body = t["body_size"]
     return {
         "title": style("title", t["title_size"], True, accent, spaceAfter=body * 0.6, leading=t["title_size"] * 1.2),
-        "h1": style("h1", t["h1_size"], True, accent, spaceBefore=body * 0.9, spaceAfter=body * 0.35),
-        "h2": style("h2", t["h2_size"], True, text, spaceBefore=body * 0.6, spaceAfter=body * 0.3),
+        # keepWithNext: a heading never stands alone at the foot of a page.
+        "h1": style("h1", t["h1_size"], True, accent, spaceBefore=body * 0.9, spaceAfter=body * 0.35, keepWithNext=1),
+        "h2": style("h2", t["h2_size"], True, text, spaceBefore=body * 0.6, spaceAfter=body * 0.3, keepWithNext=1),
         "p": style("p", body, spaceAfter=body * 0.5),
         "li": style("li", body, spaceAfter=body * 0.2),
         "small": style("small", t["small_size"], colour=colors.HexColor(t["muted"]), spaceAfter=2),

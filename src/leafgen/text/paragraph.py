@@ -8,6 +8,7 @@ from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, Paragraph
 
+from leafgen.text.cjk import WORD_JOINER, CJKParagraph
 from leafgen.text.lines import LineParagraph, needs_own_lines, segments_of_markup
 from leafgen.text.scripts import BOLD_FONTS, FONT_FILES, Script, register_script, with_fallback_markup
 
@@ -72,6 +73,9 @@ def paragraph(markup: str, style: ParagraphStyle, script: Script) -> Flowable:
     Paragraph, aligned as the page is.
     """
     register_script(script)
+    if script.cjk:
+        return CJKParagraph(with_fallback_markup(markup, _style_for(style, script).fontName), _style_for(style, script))
+    markup = markup.replace(WORD_JOINER, "")  # only CJK breaking needs (and removes) them
     if needs_own_lines(markup, script):
         segments, bold = segments_of_markup(markup)
         return LineParagraph(segments, _style_for(style, script, bold=bold), script)

@@ -58,6 +58,8 @@ class ScriptTable:
     fonts: dict[str, str]
     scripts: dict[str, Script]
     languages: dict[str, str]
+    cannot_end: frozenset[str]  # kinsoku: no line ends with these (opening brackets)
+    cannot_start: frozenset[str]  # ... and none starts with these (closing punctuation)
 
 
 def load_table(path: Path = TABLE_PATH) -> ScriptTable:
@@ -101,7 +103,10 @@ def load_table(path: Path = TABLE_PATH) -> ScriptTable:
             raise FontError(f"language {lang!r}: unknown script {script!r}", path=path)
     if "latin" not in scripts:
         raise FontError("the table needs a 'latin' script (the default)", path=path)
-    return ScriptTable(fonts, scripts, languages)
+    kinsoku = data.get("kinsoku", {})
+    return ScriptTable(
+        fonts, scripts, languages, frozenset(kinsoku.get("cannot_end", "")), frozenset(kinsoku.get("cannot_start", ""))
+    )
 
 
 TABLE = load_table()
