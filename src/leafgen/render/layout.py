@@ -130,7 +130,15 @@ def _inline(el: ET.Element) -> tuple[str, str]:
             raise TemplateError(f"<{child.tag}> is not allowed inside <{el.tag}> (only <b> and <br/>)")
         markup.append(escape(child.tail or ""))
         plain.append(child.tail or "")
-    return " ".join("".join(markup).split()), " ".join("".join(plain).split())
+    return _fold("".join(markup)), _fold("".join(plain))
+
+
+_BREAKING_SPACE = re.compile(r"[ \t\r\n\f\v]+")
+
+
+def _fold(text: str) -> str:
+    """Fold layout whitespace to single spaces, keeping no-break spaces (str.split() would eat them: split dates)."""
+    return _BREAKING_SPACE.sub(" ", text).strip(" ")
 
 
 class _Builder:
