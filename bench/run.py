@@ -73,8 +73,8 @@ def build_seconds(stdout: str) -> float:
 def per_pdf(n: int) -> float:
     import floor
 
-    from leafgen.jobs import Job
-    from leafgen.pipeline import render_job
+    from leafgen.render.job import Job
+    from leafgen.render.pipeline import render_job
 
     print(f"\n1. One handout ({FIRST}, A4, English), in-process, median of {n} after warm-up")
     job = Job(FIRST, "en", "handout", "a4")
@@ -305,8 +305,8 @@ def noop(argv: list[str], out: Path, count: int) -> None:
 
 
 def sizes() -> None:
-    from leafgen.jobs import Job
-    from leafgen.pipeline import render_job
+    from leafgen.render.job import Job
+    from leafgen.render.pipeline import render_job
 
     print("\n   PDF size (A4, English)")
     for kind in ("handout", "checklist"):

@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import subprocess
+import sys
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -626,3 +627,22 @@ def test_a_character_no_face_has_is_a_font_error(project):
     edit_catalog(project, "hi", edit)
     with pytest.raises(FontError, match=r"U\+1F9EA"):
         render_job(project, Job(LEAFLET, "hi", "handout"))
+
+
+def test_shaped_pdf_bytes_do_not_depend_on_what_the_process_drew_before():
+    """HarfBuzz glyphs without a character get Private Use codes; numbered as met, a worker that drew
+    the checklist first would write a different handout. Fresh processes must agree byte for byte."""
+    code = (
+        "import hashlib, sys; from conftest import SHIPPED, LEAFLET; from leafgen.render.job import Job;"
+        "from leafgen.render.pipeline import render_job;"
+        "pdfs = [render_job(SHIPPED, Job(LEAFLET, 'hi', k)).pdf for k in sys.argv[1:]];"
+        "print(hashlib.sha256(pdfs[-1]).hexdigest())"
+    )
+    tests = Path(__file__).parent
+
+    def digest(*kinds: str) -> str:
+        out = subprocess.run([sys.executable, "-c", code, *kinds], cwd=tests, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert digest("handout") == digest("checklist", "handout")
