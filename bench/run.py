@@ -101,12 +101,13 @@ def per_pdf(n: int) -> float:
 def stages(job, n: int) -> None:  # noqa: ANN001 - render.Job
     """Where leafgen's time goes, stage by stage (diagnostic; mirrors render_job)."""
     try:
-        from leafgen import i18n
         from leafgen.layout import layout
         from leafgen.pdf import write_pdf
         from leafgen.pipeline import translate
         from leafgen.templating import render_template
         from leafgen.validate import load_disclaimer, load_leaflet
+
+        from leafgen import i18n
 
         path = PROJECT.leaflet_path(job.leaflet)
         leaflet = load_leaflet(path)[0]

@@ -80,8 +80,7 @@ class CJKParagraph(Paragraph):
     """A ReportLab Paragraph whose CJK line breaking follows kinsoku rules and word joiners."""
 
     def breakLinesCJK(self, maxWidths):  # noqa: N802, N803 - ReportLab's names
-        if not isinstance(maxWidths, (list, tuple)):
-            maxWidths = [maxWidths]
+        widths = list(maxWidths) if isinstance(maxWidths, (list, tuple)) else [maxWidths]
         if hasattr(self, "blPara") and getattr(self, "_splitpara", 0):
             return self.blPara
         style = self.style
@@ -98,4 +97,4 @@ class CJKParagraph(Paragraph):
                 descent=-0.2 * style.fontSize,
             )
         auto = getattr(self, "autoLeading", getattr(style, "autoLeading", ""))
-        return kinsoku_lines(frags, list(maxWidths), auto not in ("", "off"))
+        return kinsoku_lines(frags, widths, auto not in ("", "off"))
