@@ -27,8 +27,14 @@ MONTHS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# Names CLDR gives differently from what a patient asks for (Babel maps tl to Filipino, fil_PH).
+NAMES: dict[str, str] = {"tl": "Tagalog"}
+
+
 def language_name(lang: str) -> str:
     """The language's own name for itself, as a patient would recognise it."""
+    if lang in NAMES:
+        return NAMES[lang]
     loc = Locale.parse(lang)
     return loc.get_display_name(loc) or lang
 

@@ -32,7 +32,7 @@ def segments_of_markup(markup: str) -> tuple[list[list[str]], bool]:
     These paragraphs are single-style: inline <b> is dropped, a whole-paragraph <b>…</b> makes it bold.
     """
     m = _WHOLE_BOLD_RE.match(markup)
-    bold = bool(m) and not re.search(r"</?b>", m.group(1), re.IGNORECASE)
+    bold = m is not None and not re.search(r"</?b>", m.group(1), re.IGNORECASE)
     text = _BR_RE.sub("\n", re.sub(r"[\r\n]", " ", markup))
     text = html.unescape(_TAG_RE.sub("", text)).replace(SOFT_HYPHEN, "")
     return [[w for w in _SPACE_RE.split(line) if w] for line in text.split("\n")], bold
