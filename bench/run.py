@@ -73,8 +73,8 @@ def build_seconds(stdout: str) -> float:
 def per_pdf(n: int) -> float:
     import floor
 
-    from leafgen.jobs import Job
-    from leafgen.pipeline import render_job
+    from leafgen.render.job import Job
+    from leafgen.render.pipeline import render_job
 
     print(f"\n1. One handout ({FIRST}, A4, English), in-process, median of {n} after warm-up")
     job = Job(FIRST, "en", "handout", "a4")
@@ -101,12 +101,13 @@ def per_pdf(n: int) -> float:
 def stages(job, n: int) -> None:  # noqa: ANN001 - render.Job
     """Where leafgen's time goes, stage by stage (diagnostic; mirrors render_job)."""
     try:
-        from leafgen import i18n
         from leafgen.layout import layout
         from leafgen.pdf import write_pdf
         from leafgen.pipeline import translate
         from leafgen.templating import render_template
         from leafgen.validate import load_disclaimer, load_leaflet
+
+        from leafgen import i18n
 
         path = PROJECT.leaflet_path(job.leaflet)
         leaflet = load_leaflet(path)[0]
@@ -305,8 +306,8 @@ def noop(argv: list[str], out: Path, count: int) -> None:
 
 
 def sizes() -> None:
-    from leafgen.jobs import Job
-    from leafgen.pipeline import render_job
+    from leafgen.render.job import Job
+    from leafgen.render.pipeline import render_job
 
     print("\n   PDF size (A4, English)")
     for kind in ("handout", "checklist"):
