@@ -27,7 +27,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, ListFlowable, ListItem, PageTemplate, Paragraph, Table
 
 ROOT = Path(__file__).resolve().parents[1]
-FONTS = ROOT / "src" / "leafgen" / "fonts"
+FONTS = ROOT / "src" / "leafgen" / "text" / "fonts"
 REGULAR, BOLD = "FloorSans", "FloorSans-Bold"
 SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
 
