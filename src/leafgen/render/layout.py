@@ -139,7 +139,15 @@ def _inline(el: ET.Element) -> tuple[str, str]:
             raise TemplateError(f"<{child.tag}> is not allowed inside <{el.tag}> (only <b> and <br/>)")
         markup.append(escape(child.tail or ""))
         plain.append(child.tail or "")
-    return " ".join("".join(markup).split()), " ".join("".join(plain).split())
+    # Fold ASCII whitespace only: a no-break space (French "dos ?") must keep its words together.
+    return _fold("".join(markup)), _fold("".join(plain))
+
+
+_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+
+
+def _fold(text: str) -> str:
+    return _SPACES.sub(" ", text).strip(" ")
 
 
 class _Builder:
@@ -358,7 +366,7 @@ class _Builder:
                         day = part.get("day", "")
                         if not day.isdigit():
                             raise TemplateError(f'<tip> needs day="1"…, not {day!r}')
-                        tips[int(day)] = " ".join((part.text or "").split())
+                        tips[int(day)] = _fold(part.text or "")
                         continue
                     if part.tag not in ("instruction", "frequency", "safety"):
                         raise TemplateError(
