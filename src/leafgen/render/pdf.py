@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from reportlab.pdfbase.pdfdoc import PDFPage, PDFStream, PDFZCompress
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
 
@@ -135,6 +136,7 @@ def _numbered_canvas(running: Running, tags: Tags | None) -> type[Canvas]:
                     tags.close_page(self)
                     tags.page_setup(self, number - 1)
                 Canvas.showPage(self)
+                _flate_only(self._doc.Pages.pages[-1])
                 if tags:
                     tags.page_done(self, number - 1)
             if tags:
@@ -142,6 +144,16 @@ def _numbered_canvas(running: Running, tags: Tags | None) -> type[Canvas]:
             Canvas.save(self)
 
     return NumberedCanvas
+
+
+def _flate_only(page: PDFPage) -> None:
+    """Compress the page's stream without ReportLab's default ASCII85 layer.
+
+    ASCII85 (for 7-bit channels; email attachments are base64 anyway) makes page streams a quarter
+    larger, and ReportLab's pure-Python encoder is one of the slowest steps of a build.
+    """
+    if page.compression and page.stream and not page.Contents:
+        page.Contents = PDFStream(content=page.stream, filters=[PDFZCompress])
 
 
 def write_pdf(layout: Layout, lang: str, *, tagged: bool = True) -> tuple[bytes, int]:
