@@ -17,7 +17,8 @@ import pikepdf
 import pytest
 from reportlab.pdfgen.canvas import Canvas
 
-from conftest import LEAFLET, SHIPPED, rendered, require, squash
+from conftest import LEAFLET, SHIPPED, edit_catalog, rendered, require, squash
+from leafgen.api import render
 from leafgen.content.model import Bullets
 from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.i18n.catalogs import translator
@@ -320,3 +321,23 @@ def test_pdfua_checker_finds_nothing(lang, kind, tmp_path):
     f.write_bytes(rendered(Job(LEAFLET, lang, kind, fillable=kind == "checklist")).pdf)
     report = pdfua.validate(str(f))
     assert [(x.rule_id, x.message) for x in report.findings] == []
+
+
+def lang_tagged(pdf_bytes: bytes) -> list[tuple[str, str]]:
+    """(element type, /Lang) of every element that declares its own language, in reading order."""
+    pdf = pikepdf.open(io.BytesIO(pdf_bytes))
+    out, todo = [], [pdf.Root.StructTreeRoot.K]
+    while todo:
+        elem = todo.pop()
+        if "/Lang" in elem:
+            out.append((str(elem.S), str(elem.Lang)))
+        todo += reversed([k for k in _kids(elem) if isinstance(k, pikepdf.Dictionary) and "/S" in k])
+    return out
+
+
+def test_english_fallback_units_are_tagged_english(project):
+    """With --allow-fallback, a screen reader must switch to an English voice for the untranslated parts."""
+    assert lang_tagged(render(LEAFLET, "es", project=project.root)) == [("/L", "en")]  # the sources only
+    edit_catalog(project, "es", lambda c: setattr(c[SOURCE.summary], "string", ""))
+    pdf = render(LEAFLET, "es", project=project.root, allow_fallback=True)
+    assert lang_tagged(pdf) == [("/P", "en"), ("/L", "en")]

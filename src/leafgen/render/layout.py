@@ -171,6 +171,7 @@ class _Builder:
         self.root = self.node = Node("Document")
         self.text_lang = bcp47(lang)
         self.has_h1 = False
+        self.english: frozenset[str] = frozenset()  # paragraphs that are English whatever the leaflet's language
 
     @contextmanager
     def inside(self, node: Node, el: ET.Element | None = None) -> Iterator[Node]:
@@ -211,6 +212,8 @@ class _Builder:
         markup, plain = _inline(el)
         self.check(plain)
         node = self.leaf(role, el, title=plain if role[0] == "H" else "")
+        if plain in self.english:
+            node.lang = "en"
         return tag(paragraph(markup, self.styles[style], self.script), node)
 
     def text(self, value: str, style: str, node: Node) -> Flowable:
@@ -466,6 +469,7 @@ def layout(
     large_print: bool,
     fillable: bool = False,
     origin: Path | Sequence[Path] | None = None,
+    english: frozenset[str] = frozenset(),
 ) -> Layout:
     """Parse one rendered template and build the story; origin: the files to blame for missing glyphs."""
     origins: Sequence[Path] = (origin,) if isinstance(origin, Path) else tuple(p for p in origin or () if p)
@@ -496,6 +500,7 @@ def layout(
         width = min(full, t["measure"] * sample / len(MEASURE_SAMPLE))
     builder = _Builder(script, styles, colours, t, lang, origins, fillable, width)
     builder.root.lang = bcp47(lang)
+    builder.english = frozenset(_fold(text) for text in english)
     story: list[Flowable] = []
     running: dict[str, str] = {}
     try:

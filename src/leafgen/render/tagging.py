@@ -229,8 +229,13 @@ class Tags:
         # directly as PDF text, which is several times cheaper than ReportLab's generic dictionaries.
         order: list[tuple[Node, _Raw]] = []
         stack = [root]
+        inherited = {id(root): self.lang}  # /Lang is inherited: say it only where it changes
         while stack:
             node = stack.pop()
+            lang = node.lang or inherited[id(node)]
+            for k in node.kids:
+                if isinstance(k, Node):
+                    inherited[id(k)] = lang
             raw = _Raw()
             node_ref = doc.Reference(raw, f"SE{len(order)}")
             raw.ref = node_ref.format(doc).decode()
@@ -246,7 +251,7 @@ class Tags:
             parts = [f"/Type /StructElem /S /{node.role} /P {parents.get(id(node)) or ref('StructTreeRoot')}"]
             if home is not None:
                 parts.append(f"/Pg {page_refs[home]}")
-            if node.lang and node.lang != self.lang:
+            if node.lang and node.lang != inherited[id(node)]:
                 parts.append(f"/Lang {_pdf_text(node.lang)}")
             if node.attrs:
                 parts.append("/A << " + " ".join(f"/{k} {_pdf_value(v)}" for k, v in node.attrs.items()) + " >>")
