@@ -108,8 +108,9 @@ def _styles(theme_key: tuple, script: Script) -> dict[str, ParagraphStyle]:
     body = t["body_size"]
     return {
         "title": style("title", t["title_size"], True, accent, spaceAfter=body * 0.6, leading=t["title_size"] * 1.2),
-        "h1": style("h1", t["h1_size"], True, accent, spaceBefore=body * 0.9, spaceAfter=body * 0.35),
-        "h2": style("h2", t["h2_size"], True, text, spaceBefore=body * 0.6, spaceAfter=body * 0.3),
+        # keepWithNext: a heading never stands alone at the foot of a page.
+        "h1": style("h1", t["h1_size"], True, accent, spaceBefore=body * 0.9, spaceAfter=body * 0.35, keepWithNext=1),
+        "h2": style("h2", t["h2_size"], True, text, spaceBefore=body * 0.6, spaceAfter=body * 0.3, keepWithNext=1),
         "p": style("p", body, spaceAfter=body * 0.5),
         "li": style("li", body, spaceAfter=body * 0.2),
         "small": style("small", t["small_size"], colour=colors.HexColor(t["muted"]), spaceAfter=2),
@@ -139,15 +140,15 @@ def _inline(el: ET.Element) -> tuple[str, str]:
             raise TemplateError(f"<{child.tag}> is not allowed inside <{el.tag}> (only <b> and <br/>)")
         markup.append(escape(child.tail or ""))
         plain.append(child.tail or "")
-    # Fold ASCII whitespace only: a no-break space (French "dos ?") must keep its words together.
     return _fold("".join(markup)), _fold("".join(plain))
 
 
-_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+_BREAKING_SPACE = re.compile(r"[ \t\r\n\f\v]+")
 
 
 def _fold(text: str) -> str:
-    return _SPACES.sub(" ", text).strip(" ")
+    """Fold layout whitespace to single spaces, keeping no-break spaces (str.split() would eat them: split dates)."""
+    return _BREAKING_SPACE.sub(" ", text).strip(" ")
 
 
 class _Builder:
@@ -194,7 +195,7 @@ class _Builder:
 
     def check(self, plain: str) -> None:
         """A character with no glyph would print as an empty box: refuse, naming it and the file it came from."""
-        drawn = shape_rtl(plain) if self.script.rtl else plain
+        drawn = shape_rtl(plain) if self.script.shaping == "arabic-forms" else plain
         missing = missing_glyphs(drawn, self.script.regular)
         if missing:
             ch = missing[0]

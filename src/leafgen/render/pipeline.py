@@ -10,9 +10,9 @@ from reportlab.platypus.doctemplate import LayoutError
 from leafgen.content.model import Disclaimer, Leaflet, map_text, units
 from leafgen.content.profile import clinic, theme
 from leafgen.content.schema import load_disclaimer, load_leaflet
+from leafgen.errors import SourceError
 from leafgen.i18n.catalogs import Translator, translator
 from leafgen.i18n.locales import format_date
-from leafgen.errors import SourceError
 from leafgen.project import Project
 from leafgen.render.job import Job, check_job
 from leafgen.render.layout import layout

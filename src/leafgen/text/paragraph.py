@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import unicodedata
 
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, Paragraph
 
-from leafgen.text.rtl import RTLParagraph, rtl_segments
+from leafgen.text.cjk import WORD_JOINER, CJKParagraph
+from leafgen.text.lines import LineParagraph, needs_own_lines, segments_of_markup
 from leafgen.text.scripts import BOLD_FONTS, FONT_FILES, Script, register_script, with_fallback_markup
 
 _lock = threading.Lock()
@@ -65,19 +65,21 @@ def paragraph(markup: str, style: ParagraphStyle, script: Script) -> Flowable:
     """The Paragraph flowable that draws `markup` correctly in `script`.
 
     `markup` is ReportLab markup already escaped by the caller (<b>, <br/>, &amp; &lt; &gt;).
-    Latin: a plain Paragraph. Han: CJK line breaking, with Latin/digits in Noto Sans.
-    Arabic: an RTLParagraph; inline <b> is dropped (whole-paragraph <b>...</b> makes it bold).
+    Unshaped left-to-right scripts (Latin, Cyrillic, Hangul, Han): a plain Paragraph, fast, with
+    CJK line breaking where the table says so and Latin/digits from the fallback face.
+    Right-to-left text and text that needs HarfBuzz: a LineParagraph (own line breaking, visual
+    order per line, /ActualText); inline <b> is dropped there (whole-paragraph <b>...</b> makes it bold).
+    Text without such letters (an English reference in an Arabic or Hindi leaflet) stays a plain
+    Paragraph, aligned as the page is.
     """
     register_script(script)
-    if script.rtl and _has_rtl(markup):
-        segments, bold = rtl_segments(markup)
-        return RTLParagraph(segments, _style_for(style, script, bold=bold))
+    if script.cjk:
+        return CJKParagraph(with_fallback_markup(markup, _style_for(style, script).fontName), _style_for(style, script))
+    markup = markup.replace(WORD_JOINER, "")  # only CJK breaking needs (and removes) them
+    if needs_own_lines(markup, script):
+        segments, bold = segments_of_markup(markup)
+        return LineParagraph(segments, _style_for(style, script, bold=bold), script)
     style = _style_for(style, script)
-    if script.cjk or script.rtl:  # e.g. an English reference in an Arabic leaflet: LTR, right-aligned
+    if script.fallback:
         markup = with_fallback_markup(markup, style.fontName)
     return Paragraph(markup, style)
-
-
-def _has_rtl(text: str) -> bool:
-    """Text with no right-to-left letter reads left to right, even on a right-to-left page."""
-    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,32 +16,116 @@ from reportlab.pdfbase.ttfonts import TTFont
 from leafgen.errors import FontError
 
 FONT_DIR = Path(__file__).parent / "fonts"
+TABLE_PATH = Path(__file__).parent / "scripts.toml"
+
+DIRECTIONS = ("ltr", "rtl")
+LINE_BREAKS = ("space", "cjk")
+SHAPINGS = ("none", "harfbuzz", "arabic-forms")
+
+
+@dataclass(frozen=True)
+class Script:
+    """How text of one writing system is drawn: fonts, direction, line breaking and shaping (a scripts.toml row)."""
+
+    name: str  # "latin", "arabic", "devanagari", "han"...
+    regular: str  # registered ReportLab font name, e.g. "NotoSans"
+    bold: str  # e.g. "NotoSans-Bold" (for han the same as regular: Droid has no bold)
+    fallback: str | None  # face for what `regular` lacks (Latin, digits, punctuation), or None
+    fallback_bold: str | None
+    direction: str  # "ltr" | "rtl"
+    line_break: str  # "space" | "cjk"
+    shaping: str  # "none" | "harfbuzz" | "arabic-forms"
+    font_files: tuple[Path, ...]  # every TTF used, fallback included (for build fingerprints)
+
+    @property
+    def rtl(self) -> bool:
+        return self.direction == "rtl"
+
+    @property
+    def cjk(self) -> bool:
+        """Paragraphs break between characters (wordWrap="CJK") with kinsoku rules."""
+        return self.line_break == "cjk"
+
+    @property
+    def harfbuzz(self) -> bool:
+        return self.shaping == "harfbuzz"
+
+
+@dataclass(frozen=True)
+class ScriptTable:
+    """scripts.toml, parsed and checked once: fonts, scripts and the language -> script map."""
+
+    fonts: dict[str, str]
+    scripts: dict[str, Script]
+    languages: dict[str, str]
+    cannot_end: frozenset[str]  # kinsoku: no line ends with these (opening brackets)
+    cannot_start: frozenset[str]  # ... and none starts with these (closing punctuation)
+
+
+def load_table(path: Path = TABLE_PATH) -> ScriptTable:
+    """Read and validate the script table; a broken row is a FontError naming the file and the row."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise FontError(f"cannot read the script table: {e}", path=path) from None
+    fonts: dict[str, str] = dict(data.get("fonts", {}))
+    scripts: dict[str, Script] = {}
+    for name, row in data.get("scripts", {}).items():
+
+        def bad(msg: str, name: str = name) -> FontError:
+            return FontError(f"script {name!r}: {msg}", path=path)
+
+        used = [row.get("regular"), row.get("bold"), *row.get("fallback", [])]
+        unknown = [f for f in used if f not in fonts]
+        if unknown:
+            raise bad(f"unknown font {unknown[0]!r} (not in [fonts])")
+        fallback = list(row.get("fallback", []))
+        if len(fallback) not in (0, 2):
+            raise bad("fallback must be [] or [regular, bold]")
+        for key, allowed in (("direction", DIRECTIONS), ("line_break", LINE_BREAKS), ("shaping", SHAPINGS)):
+            if row.get(key) not in allowed:
+                raise bad(f"{key} must be one of {', '.join(allowed)}, not {row.get(key)!r}")
+        names = dict.fromkeys([row["regular"], row["bold"], *fallback])
+        scripts[name] = Script(
+            name,
+            row["regular"],
+            row["bold"],
+            fallback[0] if fallback else None,
+            fallback[1] if fallback else None,
+            row["direction"],
+            row["line_break"],
+            row["shaping"],
+            font_files=tuple(FONT_DIR / fonts[n] for n in names),
+        )
+    languages = {str(k).lower(): v for k, v in data.get("languages", {}).items()}
+    for lang, script in languages.items():
+        if script not in scripts:
+            raise FontError(f"language {lang!r}: unknown script {script!r}", path=path)
+    if "latin" not in scripts:
+        raise FontError("the table needs a 'latin' script (the default)", path=path)
+    kinsoku = data.get("kinsoku", {})
+    return ScriptTable(
+        fonts, scripts, languages, frozenset(kinsoku.get("cannot_end", "")), frozenset(kinsoku.get("cannot_start", ""))
+    )
+
+
+TABLE = load_table()
 
 # Registered ReportLab name -> vendored file (see fonts/README.md for origin and licence).
-FONT_FILES: dict[str, str] = {
-    "NotoSans": "NotoSans-Regular.ttf",
-    "NotoSans-Bold": "NotoSans-Bold.ttf",
-    "NotoSansArabic": "NotoSansArabic-Regular.ttf",
-    "NotoSansArabic-Bold": "NotoSansArabic-Bold.ttf",
-    "DroidSansFallback": "DroidSansFallbackFull.ttf",
-}
+FONT_FILES: dict[str, str] = TABLE.fonts
 
-# Noto Sans Arabic has no Latin letters and Droid Sans Fallback has no ASCII at all (not even
-# digits or the space), so characters a font lacks are drawn with Noto Sans instead.
-FALLBACK: dict[str, str] = {
-    "NotoSansArabic": "NotoSans",
-    "NotoSansArabic-Bold": "NotoSans-Bold",
-    "DroidSansFallback": "NotoSans",
-}
-
+# Font -> the face that draws the characters it lacks (digits and Latin in Arabic, Indic or CJK text).
+FALLBACK: dict[str, str] = {}
 # Font families: regular name -> (regular, bold). <b> in markup maps regular -> bold.
-_FAMILIES: dict[str, tuple[str, str]] = {
-    "NotoSans": ("NotoSans", "NotoSans-Bold"),
-    "NotoSansArabic": ("NotoSansArabic", "NotoSansArabic-Bold"),
-    "DroidSansFallback": ("DroidSansFallback", "DroidSansFallback"),
-}
+_FAMILIES: dict[str, tuple[str, str]] = {}
+for _s in TABLE.scripts.values():
+    _FAMILIES.setdefault(_s.regular, (_s.regular, _s.bold))
+    if _s.fallback and _s.fallback_bold:
+        FALLBACK.setdefault(_s.regular, _s.fallback)
+        FALLBACK.setdefault(_s.bold, _s.fallback_bold)
+        _FAMILIES.setdefault(_s.fallback, (_s.fallback, _s.fallback_bold))
 
-BOLD_FONTS = frozenset({"NotoSans-Bold", "NotoSansArabic-Bold"})
+BOLD_FONTS = frozenset(s.bold for s in TABLE.scripts.values() if s.bold != s.regular)
 
 _IGNORED_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 SOFT_HYPHEN = "\u00ad"
@@ -48,41 +133,6 @@ SOFT_HYPHEN = "\u00ad"
 _lock = threading.RLock()
 _registered: set[str] = set()
 _cmaps: dict[str, frozenset[int]] = {}
-
-
-@dataclass(frozen=True)
-class Script:
-    """How text of one writing system is drawn: fonts, direction and line-breaking rule."""
-
-    name: str  # "latin" | "arabic" | "han"
-    regular: str  # registered ReportLab font name, e.g. "NotoSans"
-    bold: str  # e.g. "NotoSans-Bold" (for han the same as regular: Droid has no bold)
-    rtl: bool
-    cjk: bool  # paragraphs need wordWrap="CJK"
-    font_files: tuple[Path, ...]  # every TTF used, fallback included (for build fingerprints)
-
-
-def _files(*names: str) -> tuple[Path, ...]:
-    return tuple(FONT_DIR / FONT_FILES[n] for n in names)
-
-
-_SCRIPTS: dict[str, Script] = {
-    "latin": Script(
-        "latin", "NotoSans", "NotoSans-Bold", rtl=False, cjk=False,
-        font_files=_files("NotoSans", "NotoSans-Bold"),
-    ),
-    "arabic": Script(
-        "arabic", "NotoSansArabic", "NotoSansArabic-Bold", rtl=True, cjk=False,
-        font_files=_files("NotoSansArabic", "NotoSansArabic-Bold", "NotoSans", "NotoSans-Bold"),
-    ),
-    "han": Script(
-        "han", "DroidSansFallback", "DroidSansFallback", rtl=False, cjk=True,
-        font_files=_files("DroidSansFallback", "NotoSans", "NotoSans-Bold"),
-    ),
-}
-
-# Languages written in Arabic script whose letters Noto Sans Arabic covers.
-_ARABIC_LANGS = frozenset({"ar", "fa", "ur"})
 
 
 def _register_font(name: str) -> None:
@@ -101,38 +151,33 @@ def register_script(script: Script) -> None:
         if script.name in _registered:
             return
         families = {script.regular}
-        if script.regular in FALLBACK:
-            families.add("NotoSans")
+        if script.fallback:
+            families.add(script.fallback)
         for family in sorted(families):
             regular, bold = _FAMILIES[family]
             for name in {regular, bold}:
                 if name not in pdfmetrics.getRegisteredFontNames():
                     _register_font(name)
-            pdfmetrics.registerFontFamily(
-                family, normal=regular, bold=bold, italic=regular, boldItalic=bold
-            )
+            pdfmetrics.registerFontFamily(family, normal=regular, bold=bold, italic=regular, boldItalic=bold)
         _registered.add(script.name)
 
 
 def script_for(lang: str) -> Script:
-    """Return the script for a locale code ("ar", "zh_Hans", "pt_BR"...), fonts registered.
+    """Return the script for a locale code ("ar", "zh_Hant", "pt_BR"...), fonts registered.
 
-    Arabic-script languages get the RTL Arabic setup, Chinese gets the CJK one, and every
-    other language Noto Sans (Latin, Cyrillic, Greek, Vietnamese).
+    The table is looked up by the whole code first ("zh_hant"), then by its language ("zh");
+    a language the table does not list is written in Latin script (Noto Sans).
     """
-    primary = re.split(r"[_\-@.]", (lang or "").strip().lower(), maxsplit=1)[0]
-    if primary in _ARABIC_LANGS:
-        script = _SCRIPTS["arabic"]
-    elif primary == "zh":
-        script = _SCRIPTS["han"]
-    else:
-        script = _SCRIPTS["latin"]
+    code = (lang or "").strip().lower().replace("-", "_")
+    primary = re.split(r"[_@.]", code, maxsplit=1)[0]
+    name = TABLE.languages.get(code) or TABLE.languages.get(primary) or "latin"
+    script = TABLE.scripts[name]
     register_script(script)
     return script
 
 
 def _script_of_font(font_name: str) -> Script | None:
-    for script in _SCRIPTS.values():
+    for script in TABLE.scripts.values():
         if font_name in (script.regular, script.bold):
             return script
     return None
