@@ -73,24 +73,37 @@ def build_seconds(stdout: str) -> float:
 def per_pdf(n: int) -> float:
     import floor
 
+    from leafgen.render import pipeline
     from leafgen.render.job import Job
-    from leafgen.render.pipeline import render_job
+    from leafgen.render.pdf import write_pdf
+
+    def render_untagged(project: Project, job: Job) -> pipeline.Rendered:
+        """The same render with PDF/UA tagging switched off, to measure what tagging alone costs."""
+        pipeline.write_pdf = lambda laid, lang: write_pdf(laid, lang, tagged=False)
+        try:
+            return pipeline.render_job(project, job)
+        finally:
+            pipeline.write_pdf = write_pdf
 
     print(f"\n1. One handout ({FIRST}, A4, English), in-process, median of {n} after warm-up")
     job = Job(FIRST, "en", "handout", "a4")
     content = floor.load_content(ROOT, FIRST)
     for _ in range(3):
-        ours, floor_pdf = render_job(PROJECT, job), floor.render(content)
-    lg, fl = [], []
-    for _ in range(n):  # interleaved, so a busy moment on the machine hits both alike
-        t = time.perf_counter()
-        render_job(PROJECT, job)
-        lg.append(time.perf_counter() - t)
+        ours, floor_pdf = pipeline.render_job(PROJECT, job), floor.render(content)
+        render_untagged(PROJECT, job)
+    lg, un, fl = [], [], []
+    for _ in range(n):  # interleaved, so a busy moment on the machine hits all alike
+        for fn, times in ((lambda: pipeline.render_job(PROJECT, job), lg), (lambda: render_untagged(PROJECT, job), un)):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
         t = time.perf_counter()
         floor.render(content)
         fl.append(time.perf_counter() - t)
-    t_lg, t_fl = statistics.median(lg), statistics.median(fl)
-    report("leafgen render_job", f"{t_lg * 1000:.1f} ms")
+    t_lg, t_un, t_fl = statistics.median(lg), statistics.median(un), statistics.median(fl)
+    report("leafgen render_job (tagged, PDF/UA)", f"{t_lg * 1000:.1f} ms")
+    report("leafgen with tagging switched off", f"{t_un * 1000:.1f} ms")
+    report("tagging alone", f"{(t_lg - t_un) * 1000:.1f} ms")
     report("floor (bare ReportLab story, same fonts)", f"{t_fl * 1000:.1f} ms")
     print(f"  {'':44} (pages {ours.pages} vs {floor_pdf[1]}, bytes {len(ours.pdf)} vs {len(floor_pdf[0])})")
     report("leafgen / floor", f"{t_lg / t_fl:.2f}x", "<= 1.25x", t_lg / t_fl <= 1.25)
@@ -101,40 +114,42 @@ def per_pdf(n: int) -> float:
 def stages(job, n: int) -> None:  # noqa: ANN001 - render.Job
     """Where leafgen's time goes, stage by stage (diagnostic; mirrors render_job)."""
     try:
-        from leafgen.layout import layout
-        from leafgen.pdf import write_pdf
-        from leafgen.pipeline import translate
-        from leafgen.templating import render_template
-        from leafgen.validate import load_disclaimer, load_leaflet
-
-        from leafgen import i18n
+        from leafgen.content.profile import clinic, theme
+        from leafgen.content.schema import load_disclaimer, load_leaflet
+        from leafgen.i18n.catalogs import translator
+        from leafgen.i18n.locales import format_date
+        from leafgen.render.layout import layout
+        from leafgen.render.pdf import write_pdf
+        from leafgen.render.pipeline import translate
+        from leafgen.render.templating import render_template
 
         path = PROJECT.leaflet_path(job.leaflet)
         leaflet = load_leaflet(path)[0]
         disclaimer = load_disclaimer(PROJECT.disclaimer_path)
-        tr = i18n.translator(PROJECT, job.lang)
+        tr = translator(PROJECT, job.lang)
         t_leaflet, t_disc = translate(leaflet, disclaimer, tr)
         ctx = {
-            "leaflet": t_leaflet, "disclaimer": t_disc, "clinic": PROJECT.clinic, "lang": job.lang,
-            "published": i18n.format_date(leaflet.document.published, job.lang),
-            "review": i18n.format_date(leaflet.document.review, job.lang), "large_print": False,
+            "leaflet": t_leaflet, "disclaimer": t_disc, "clinic": clinic(PROJECT), "lang": job.lang,
+            "published": format_date(leaflet.document.published, job.lang),
+            "review": format_date(leaflet.document.review, job.lang), "large_print": False,
             "paper": job.paper, "fillable": False, "fallback": False,
         }  # fmt: skip
         name = f"{job.kind}.xml.j2"
         xml = render_template(PROJECT.templates_dir, name, ctx, tr)
 
         def lay():  # noqa: ANN202
-            return layout(xml, template=PROJECT.templates_dir / name, theme=PROJECT.theme, lang=job.lang,
+            return layout(xml, template=PROJECT.templates_dir / name, theme=theme(PROJECT), lang=job.lang,
                           paper=job.paper, large_print=False, fillable=False, origin=path)  # fmt: skip
 
         parts = {
             "load+validate leaflet": lambda: (load_leaflet(path), load_disclaimer(PROJECT.disclaimer_path)),
             "dates+template": lambda: (
-                i18n.format_date(leaflet.document.published, job.lang),
+                format_date(leaflet.document.published, job.lang),
                 render_template(PROJECT.templates_dir, name, ctx, tr),
             ),
             "layout (XML -> flowables)": lay,
             "pdf (ReportLab build)": lambda: write_pdf(lay(), job.lang),
+            "pdf untagged": lambda: write_pdf(lay(), job.lang, tagged=False),
         }
         t_layout = median_time(lay, n)
         out = []
@@ -189,9 +204,9 @@ def synthetic(dest: Path, n: int) -> list[str]:
 
 
 def incomplete_languages(langs: list[str]) -> list[str]:
-    from leafgen import i18n
+    from leafgen.i18n.status import status
 
-    return [lang for lang in langs if lang != "en" and not i18n.status(PROJECT, lang).complete]
+    return [lang for lang in langs if lang != "en" and not status(PROJECT, lang).complete]
 
 
 def fallback_note(langs: list[str]) -> list[str]:

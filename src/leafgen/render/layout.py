@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,10 +16,13 @@ from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfdoc import PDFName
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, KeepTogether, ListFlowable, ListItem, Spacer, Table, TableStyle
 
 from leafgen.errors import FontError, TemplateError
+from leafgen.i18n.locales import bcp47
+from leafgen.render.tagging import Node, tag, tag_list
 from leafgen.text.paragraph import paragraph
 from leafgen.text.rtl import shape_rtl
 from leafgen.text.scripts import Script, escape, missing_glyphs, script_for
@@ -42,14 +46,16 @@ class Layout:
     colours: dict[str, Any]
     meta: dict[str, str] = field(default_factory=dict)  # title, subject, author
     running: dict[str, str] = field(default_factory=dict)  # page-header, page-footer, page-number, banner
+    structure: Node = field(default_factory=lambda: Node("Document"))  # filled with content as pages are drawn
 
 
 class TickBox(Flowable):
     """One day's tick box; an AcroForm check box in the fillable variant."""
 
-    def __init__(self, size: float, name: str, fillable: bool, edge: Any):
+    def __init__(self, size: float, name: str, fillable: bool, edge: Any, tip: str = "", node: Node | None = None):
         super().__init__()
         self.size, self.name, self.fillable, self.edge = size, name, fillable, edge
+        self.tip, self.node = tip, node  # tooltip (/TU) and Form element of the fillable check box
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
         return self.size, self.size
@@ -67,7 +73,11 @@ class TickBox(Flowable):
                 fillColor=colors.white,
                 textColor=colors.black,
                 borderWidth=1,
+                tooltip=self.tip or None,
             )
+            tags = getattr(c, "tags", None)
+            if tags is not None and self.node is not None:
+                tags.widget(c, self.node)
         else:
             c.setStrokeColor(self.edge)
             c.setLineWidth(1)
@@ -157,6 +167,31 @@ class _Builder:
     ):
         self.script, self.styles, self.colours, self.t = script, styles, colours, t
         self.lang, self.origins, self.fillable, self.width = lang, origins, fillable, width
+        # Structure: the element new content goes into, the language of the part being read, and
+        # whether the enclosing section already has an <h1> (then an <h2> is a level below it).
+        self.root = self.node = Node("Document")
+        self.text_lang = bcp47(lang)
+        self.has_h1 = False
+        self.english: frozenset[str] = frozenset()  # paragraphs that are English whatever the leaflet's language
+
+    @contextmanager
+    def inside(self, node: Node, el: ET.Element | None = None) -> Iterator[Node]:
+        """Build the children of `el` into `node`, in the language `el` declares (lang="en")."""
+        saved = self.node, self.text_lang, self.has_h1
+        self.node = node
+        if el is not None and el.get("lang"):
+            self.text_lang = node.lang = bcp47(el.get("lang", ""))
+        if node.role == "Sect":
+            self.has_h1 = False
+        try:
+            yield node
+        finally:
+            self.node, self.text_lang, self.has_h1 = saved
+
+    def leaf(self, role: str, el: ET.Element | None = None, **kw: Any) -> Node:
+        """A new element in the current one, with its own language where the layout says so."""
+        lang = bcp47(el.get("lang", "")) if el is not None and el.get("lang") else self.text_lang
+        return self.node.add(role, lang=lang, **kw)
 
     def check(self, plain: str) -> None:
         """A character with no glyph would print as an empty box: refuse, naming it and the file it came from."""
@@ -174,14 +209,17 @@ class _Builder:
                 line,
             )
 
-    def para(self, el: ET.Element, style: str) -> Flowable:
+    def para(self, el: ET.Element, style: str, role: str = "P") -> Flowable:
         markup, plain = _inline(el)
         self.check(plain)
-        return paragraph(markup, self.styles[style], self.script)
+        node = self.leaf(role, el, title=plain if role[0] == "H" else "")
+        if plain in self.english:
+            node.lang = "en"
+        return tag(paragraph(markup, self.styles[style], self.script), node)
 
-    def text(self, value: str, style: str) -> Flowable:
+    def text(self, value: str, style: str, node: Node) -> Flowable:
         self.check(value)
-        return paragraph(escape(value), self.styles[style], self.script)
+        return tag(paragraph(escape(value), self.styles[style], self.script), node)
 
     def children(self, el: ET.Element) -> list[Flowable]:
         out: list[Flowable] = []
@@ -191,16 +229,24 @@ class _Builder:
 
     def element(self, el: ET.Element) -> list[Flowable]:
         tag = el.tag
-        if tag in ("title", "h1", "h2"):
-            return [self.para(el, tag)]
+        if tag == "title":
+            return [self.para(el, tag, "H1")]
+        if tag in ("h1", "h2"):
+            # Levels follow the document, never skip: <title> H1, <h1> H2, and <h2> H3 only below an <h1>
+            # of its own section (a box's or the closing "Contact your clinic" heading is H2).
+            role = "H3" if tag == "h2" and self.has_h1 else "H2"
+            self.has_h1 = self.has_h1 or tag == "h1"
+            return [self.para(el, tag, role)]
         if tag == "p":
             return [self.para(el, "small" if el.get("style") == "small" else "p")]
         if tag == "ul":
             return [self.bullets(el)]
         if tag == "section":
-            return self.children(el)
+            with self.inside(self.leaf("Sect"), el):
+                return self.children(el)
         if tag == "box":
-            return [self.box(el)]
+            with self.inside(self.leaf("Sect"), el):
+                return [self.box(el)]
         if tag == "fields":
             return [self.fields(el)]
         if tag == "grid":
@@ -212,8 +258,16 @@ class _Builder:
     def bullets(self, el: ET.Element) -> Flowable:
         style = "small" if el.get("style") == "small" else "li"
         st = self.styles[style]
-        items = [ListItem(self.para(li, style)) for li in el if self._is(li, "li", "ul")]
-        return ListFlowable(
+        with self.inside(self.leaf("L"), el) as lst:
+            nodes, items = [], []
+            for li in el:
+                self._is(li, "li", "ul")
+                with self.inside(self.leaf("LI", li), li) as item:
+                    item.add("Lbl", lang=item.lang)
+                    nodes.append(item)
+                    items.append(ListItem(self.para(li, style, "LBody")))
+        lst.attrs = {"O": PDFName("List"), "ListNumbering": PDFName("Disc")}
+        flowable = ListFlowable(
             items,
             bulletType="bullet",
             start="\u2022",
@@ -225,6 +279,7 @@ class _Builder:
             bulletColor=st.textColor,
             spaceAfter=st.fontSize * 0.4,
         )
+        return tag_list(flowable, nodes)
 
     @staticmethod
     def _is(el: ET.Element, tag: str, parent: str) -> bool:
@@ -258,6 +313,7 @@ class _Builder:
 
     def fields(self, el: ET.Element) -> Flowable:
         """Write-in lines (patient name, start date) the patient fills by hand."""
+        # Layout only (label and line): the labels are paragraphs, not a data table.
         rows = [[self.para(f, "p"), ""] for f in el if self._is(f, "field", "fields")]
         if self.script.rtl:
             rows = [r[::-1] for r in rows]
@@ -288,25 +344,47 @@ class _Builder:
                 f'<grid days="{days}"> does not fit the column with tick_size {size:g}: '
                 "fewer days, or a smaller tick_size or larger measure in theme.yaml"
             )
+        # Structure, in logical order whatever the page direction: two header rows (the item column's
+        # header spans both; "Day" spans the day numbers), then per item a row header and a cell per day.
+        grid = self.leaf("Table")
+        head_row, number_row = grid.add("TR"), grid.add("TR")
+
+        def header(row: Node, scope: str, **span: int) -> Node:
+            return row.add("TH", lang=self.text_lang, attrs={"O": PDFName("Table"), "Scope": PDFName(scope), **span})
+
         head = (
-            [self.text(el.get("item-label", ""), "cell")]
-            + [self.text(el.get("day-label", ""), "cell")]
+            [self.text(el.get("item-label", ""), "cell", header(head_row, "Column", RowSpan=2))]
+            + [self.text(el.get("day-label", ""), "cell", header(head_row, "Column", ColSpan=days))]
             + [""] * (days - 1)
         )
-        numbers = [""] + [self.text(str(d), "cell") for d in range(1, days + 1)]
+        numbers = [""] + [self.text(str(d), "cell", header(number_row, "Column")) for d in range(1, days + 1)]
         rows = [head, numbers]
         for r, row in enumerate(el, start=1):
             self._is(row, "row", "grid")
+            tr = grid.add("TR")
             cell: list[Flowable] = []
-            for part in row:
-                if part.tag not in ("instruction", "frequency", "safety"):
-                    raise TemplateError(f"<{part.tag}> is not allowed inside <row> (instruction, frequency, safety)")
-                cell.append(self.para(part, "cell" if part.tag == "instruction" else "cell-note"))
+            tips: dict[int, str] = {}
+            with self.inside(header(tr, "Row")):
+                for part in row:
+                    if part.tag == "tip":  # the check box's tooltip: "Day 3: Sit up straight…"
+                        day = part.get("day", "")
+                        if not day.isdigit():
+                            raise TemplateError(f'<tip> needs day="1"…, not {day!r}')
+                        tips[int(day)] = _fold(part.text or "")
+                        continue
+                    if part.tag not in ("instruction", "frequency", "safety"):
+                        raise TemplateError(
+                            f"<{part.tag}> is not allowed inside <row> (instruction, frequency, safety, tip)"
+                        )
+                    cell.append(self.para(part, "cell" if part.tag == "instruction" else "cell-note"))
             name = row.get("name") or f"item{r}"
-            rows.append(
-                [cell]
-                + [TickBox(size, f"{name}_day{d}", self.fillable, self.colours["text"]) for d in range(1, days + 1)]
-            )
+            boxes: list[Flowable] = []
+            for d in range(1, days + 1):
+                td = tr.add("TD", lang=self.text_lang)
+                form = td.add("Form", lang=self.text_lang) if self.fillable else None
+                edge = self.colours["text"]
+                boxes.append(TickBox(size, f"{name}_day{d}", self.fillable, edge, tips.get(d, ""), form))
+            rows.append([cell, *boxes])
         widths = [item_w] + [day_w] * days
         span = [("SPAN", (1, 0), (days, 0))]
         if self.script.rtl:  # mirror: items on the right, day 1 nearest to them
@@ -392,6 +470,7 @@ def layout(
     large_print: bool,
     fillable: bool = False,
     origin: Path | Sequence[Path] | None = None,
+    english: frozenset[str] = frozenset(),
 ) -> Layout:
     """Parse one rendered template and build the story; origin: the files to blame for missing glyphs."""
     origins: Sequence[Path] = (origin,) if isinstance(origin, Path) else tuple(p for p in origin or () if p)
@@ -421,6 +500,8 @@ def layout(
         sample = stringWidth(MEASURE_SAMPLE, script_for("en").regular, t["body_size"])
         width = min(full, t["measure"] * sample / len(MEASURE_SAMPLE))
     builder = _Builder(script, styles, colours, t, lang, origins, fillable, width)
+    builder.root.lang = bcp47(lang)
+    builder.english = frozenset(_fold(text) for text in english)
     story: list[Flowable] = []
     running: dict[str, str] = {}
     try:
@@ -434,4 +515,4 @@ def layout(
     except TemplateError as e:
         raise TemplateError(e.message, template, _template_line(template, e.message)) from None
     meta = {k: " ".join((root.get(k) or "").split()) for k in ("title", "subject", "author")}
-    return Layout(story, page, (page[0] - width) / 2, margin, script, styles, colours, meta, running)
+    return Layout(story, page, (page[0] - width) / 2, margin, script, styles, colours, meta, running, builder.root)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from reportlab.platypus.doctemplate import LayoutError
 
@@ -37,6 +37,14 @@ def translate(leaflet: Leaflet, disclaimer: Disclaimer, tr: Translator) -> tuple
     translated = map_text(leaflet, lambda text: tr(text, where.get(text, leaflet.id)))
     d = Disclaimer(tr(disclaimer.heading, "disclaimer"), tr(disclaimer.text, "disclaimer"))
     return translated, d
+
+
+def english_units(leaflet: Leaflet, disclaimer: Disclaimer, t_leaflet: Leaflet, t_disclaimer: Disclaimer) -> frozenset:
+    """Units left in English (an allowed fallback, or a name spelt the same): tagged /Lang en for screen readers."""
+    pairs = zip(units(leaflet), units(t_leaflet), strict=True)
+    same = {en.text for en, tr in pairs if en.text == tr.text}
+    same |= {en for en, tr in zip(astuple(disclaimer), astuple(t_disclaimer), strict=True) if en == tr}
+    return frozenset(same)
 
 
 def _flowable_text(e: LayoutError) -> str:
@@ -80,6 +88,7 @@ def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> R
         # Blame a missing glyph on the file that holds the character: English content on the leaflet, a
         # translation on its catalog.
         origin=tuple(p for p in (leaflet.path, tr.path, project.disclaimer_path, project.clinic_path) if p),
+        english=english_units(leaflet, disclaimer, t_leaflet, t_disclaimer) if job.lang != "en" else frozenset(),
     )
     try:
         pdf, pages = write_pdf(laid, job.lang)
