@@ -150,8 +150,9 @@ def main() -> int:
         controller.stop()
     print(f"\n{totals['lists']} lists of {args.size} ({totals['recipients']} patients), seed {args.seed}, "
           f"server delay up to {args.slow} s, greylist share {args.greylist}, {time.monotonic() - start:.0f} s")
+    totals["uncertain_never_arrived"] = totals["uncertain"] - totals["uncertain_arrived"]  # stuck, never resent
     for key in ("runs", "kills", "delivered_once", "lost", "sent_but_not_received", "duplicates", "uncertain",
-                "uncertain_arrived", "failed"):
+                "uncertain_arrived", "uncertain_never_arrived", "failed"):
         print(f"  {key:24} {totals[key]}")
     return 0 if not (totals["lost"] or totals["duplicates"] or totals["sent_but_not_received"]) else 1
 
