@@ -439,6 +439,36 @@ def test_right_to_left_lines_carry_their_logical_text(lang):
     assert pages[0][0].text.startswith(title.split()[0]), "first word of the title opens the first line"
 
 
+MIRROR = str.maketrans("()[]{}«»", ")(][}{»«")
+
+
+def _visible(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+@pytest.mark.parametrize("lang", RTL_LANGS)
+def test_right_to_left_lines_are_drawn_in_visual_order(lang):
+    """From the glyphs as placed (ToUnicode of each run, left to right), independent of the bidi code:
+    the line's first word is drawn right-most, and numbers ("1.0", "2026") read left to right."""
+    pdf = rendered(Job(LEAFLET, lang, "handout")).pdf
+    checked = numbers = 0
+    for page in text_layer(pdf):
+        for line in page:
+            if not line.actual:
+                continue
+            visual = "".join(text for _, text in sorted(line.drawn, key=lambda d: d[0]))
+            first = line.text.split()[0]
+            if ARABIC_LETTERS.search(first):
+                # brackets are drawn mirrored (rule L4); joiners (ZWNJ in Persian) are invisible
+                rightmost = visual.split()[-1][::-1].translate(MIRROR)
+                assert _visible(unicodedata.normalize("NFKC", rightmost)) == _visible(first), (line.text, visual)
+                checked += 1
+            for number in re.findall(r"\d+(?:\.\d+)*", line.text):
+                assert number in unicodedata.normalize("NFKC", visual), (number, line.text)
+                numbers += 1
+    assert checked >= 20 and numbers >= 3
+
+
 @pytest.mark.parametrize("lang", RTL_LANGS)
 def test_right_to_left_lines_are_right_aligned(lang, tmp_path):
     """Most lines end on the right edge of a column that mirrors the English one; the left edge is ragged."""
