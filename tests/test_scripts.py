@@ -262,10 +262,6 @@ def test_chinese_style_from_latin_sheet_gets_cjk_font(tmp_path):
     assert_fonts_embedded(pdf)
 
 
-def arabic_words(text: str) -> list[str]:
-    return [w for w in text.replace(".", " ").split() if ARABIC_LETTERS.search(w)]
-
-
 def test_arabic_paragraph_is_joined_right_aligned_and_right_to_left(tmp_path):
     script = script_for("ar")
     flow = paragraph(ARABIC, body_style(script), script)
