@@ -1,4 +1,4 @@
-"""Fonts per language and right-to-left layout, checked on real PDFs with poppler-utils."""
+"""Scripts: fonts, shaping, right-to-left order, line and page breaks and a true text layer, on real PDFs."""
 
 from __future__ import annotations
 
@@ -418,6 +418,9 @@ def test_every_unit_is_in_the_text_layer_exactly_as_in_the_catalog(lang, kind):
     assert len(template_units(kind)) >= 3
     missing = [u for u in wanted if fold(catalog_text(lang, u), cjk=script.cjk) not in text]
     assert not missing, missing
+    # nothing a reader gets is a glyph stand-in: no Private Use code points, no Arabic presentation forms
+    stand_ins = {ch for ch in text if "\ue000" <= ch <= "\uf8ff" or "\ufb50" <= ch <= "\ufeff"}
+    assert not stand_ins, sorted(stand_ins)[:5]
 
 
 @pytest.mark.parametrize("lang", RTL_LANGS)
