@@ -26,6 +26,7 @@ class Line:
     fonts: set[str] = field(default_factory=set)
     glyphs: list[tuple[str, int]] = field(default_factory=list)  # (font resource, code) in drawing order
     bare_text: str = ""  # the part of `text` decoded from glyphs outside any ActualText span (ToUnicode)
+    drawn: list[tuple[float, str]] = field(default_factory=list)  # (x of its Tm, glyphs via ToUnicode) per show
 
 
 def _cmap(font: pikepdf.Object) -> dict[int, str]:
@@ -71,7 +72,7 @@ def text_layer(pdf: bytes) -> tuple[tuple[Line, ...], ...]:
             lines: list[Line] = []
             cur = Line()
             marks: list[str | None] = []  # open marked content: its ActualText, or None
-            font, size, y = "", 0.0, None
+            font, size, x, y = "", 0.0, 0.0, None
 
             def flush(lines: list[Line] = lines) -> None:
                 nonlocal cur
@@ -98,7 +99,7 @@ def text_layer(pdf: bytes) -> tuple[tuple[Line, ...], ...]:
                 elif name == "Tf":
                     font, size = str(op.operands[0]), float(op.operands[1])
                 elif name == "Tm":
-                    new_y = float(op.operands[5])
+                    x, new_y = float(op.operands[4]), float(op.operands[5])
                     if y is not None and abs(new_y - y) > 0.01:
                         flush()
                     y = new_y
@@ -113,8 +114,9 @@ def text_layer(pdf: bytes) -> tuple[tuple[Line, ...], ...]:
                     cur.sizes.add(size)
                     cur.fonts.add(font)
                     cur.glyphs.extend((font, b) for b in s)
+                    decoded = "".join(cmaps.get(font, {}).get(b, "\ufffd") for b in s)
+                    cur.drawn.append((x, decoded))
                     if not in_span:
-                        decoded = "".join(cmaps.get(font, {}).get(b, "\ufffd") for b in s)
                         cur.text += decoded
                         cur.bare_text += decoded
             flush()
