@@ -189,7 +189,12 @@ COMMANDS["email"] = cmd_email
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Flask, waitress and PDFium load only for this command: every other command stays quick to start.
-    from leafgen.desk.server import serve
+    try:
+        from leafgen.desk.server import serve
+    except ImportError as e:
+        raise LeafgenError(
+            f"the desk needs its extra packages ({e.name} is missing): pip install -e '.[desk]'"
+        ) from None
 
     if not 0 <= args.port < 65536 or args.workers < 1:
         raise LeafgenError("--port must be 0-65535 and --workers at least 1")

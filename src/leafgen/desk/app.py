@@ -216,8 +216,8 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             abort(400, description="This desk does not answer to that host name (see leafgen serve --allow-host).")
         if login_required and request.endpoint not in ("login", "static"):
             user = session.get("staff")
-            if user not in load_accounts(settings.data_dir):
-                session.clear()
+            if user is None or user not in load_accounts(settings.data_dir):
+                session.pop("staff", None)  # an account removed while signed in: signed out now
                 return redirect(url_for("login"))
         return None
 
@@ -266,7 +266,6 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             "clinic": profile,
             "staff": session.get("staff"),
             "login_required": login_required,
-            "logout_form": LogoutForm(),
         }
 
     # --- pages ---
