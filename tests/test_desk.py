@@ -191,7 +191,8 @@ def test_arabic_large_print_preview_is_right_to_left(desk: Server, page: Page) -
     images = page.locator(".preview img")
     expect(images).to_have_count(doc.pages)
     expect(page.locator(".preview [lang=ar]")).to_have_attribute("dir", "rtl")
-    page.wait_for_function("[...document.querySelectorAll('.preview img')].every(i => i.complete && i.naturalWidth)")
+    page.wait_for_load_state("networkidle")
+    assert images.first.evaluate("img => img.complete && img.naturalWidth") == 720  # shown, not a broken image
     png = page.request.get(desk.url + (images.first.get_attribute("src") or "").lstrip("/")).body()
     assert png == page_png(doc.pdf, 0, 720)  # the Arabic large-print PDF's own first page
     en = page_png(api.render_document(LEAFLET, "en", "handout", "a4", large_print=True, project=ROOT).pdf, 0, 720)
@@ -232,14 +233,19 @@ def test_download_is_byte_identical_to_leafgen_build(desk: Server, page: Page, t
         page.get_by_role("button", name="Download PDF").click()
     got = Path(dl.value.path()).read_bytes()
     assert got == built(tmp_path / "out", job)
-    assert dl.value.suggested_filename == Path(relative_path(job)).name.replace(f"-{job.kind}", f"-{job.lang}-{job.kind}")
+    assert dl.value.suggested_filename == Path(relative_path(job)).name.replace(
+        f"-{job.kind}", f"-{job.lang}-{job.kind}"
+    )
 
 
 def test_print_opens_the_pdf_inline(desk: Server, page: Page) -> None:
     page.goto(desk.url + f"leaflet/{LEAFLET}?lang=es")
-    with page.context.expect_page() as new_tab:  # Print opens a tab with the browser's PDF viewer
-        with page.context.expect_event("response", lambda r: r.url.endswith("/pdf")) as resp:
-            page.get_by_role("button", name="Print").click()
+    # Print opens a tab with the browser's PDF viewer.
+    with (
+        page.context.expect_page() as new_tab,
+        page.context.expect_event("response", lambda r: r.url.endswith("/pdf")) as resp,
+    ):
+        page.get_by_role("button", name="Print").click()
     assert resp.value.headers["content-type"] == "application/pdf"
     assert resp.value.headers["content-disposition"].startswith("inline;")
     new_tab.value.close()
@@ -341,7 +347,9 @@ def test_email_without_smtp_settings_is_a_dry_run_and_says_so(desk: Server, page
 
 def test_a_form_without_its_csrf_token_is_refused(desk: Server, page: Page) -> None:
     page.goto(desk.url)
-    resp = page.request.post(desk.url + "pdf", form={"leaflet": LEAFLET, "lang": "en", "kind": "handout", "paper": "a4"})
+    resp = page.request.post(
+        desk.url + "pdf", form={"leaflet": LEAFLET, "lang": "en", "kind": "handout", "paper": "a4"}
+    )
     assert resp.status == 400
     assert "did not come from this desk" in resp.text() and "Traceback" not in resp.text()
 

@@ -15,6 +15,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ KINDS = ("handout", "checklist")
 PAPERS = ("a4", "letter")
 NOTE_MAX = 600
 NAME_MAX = 120
+PAGE_RATIO = {"a4": 297 / 210, "letter": 11 / 8.5}  # height / width, so the page holds its place while loading
 PREVIEW_WIDTH = 720  # pixels: sharp at the page's display width, small enough to send in a few ms
 FORM_LIMIT = 64 * 1024  # bytes in one request body: every form here is far smaller
 CSP = (
@@ -137,7 +139,7 @@ class Desk:
         self.mail_lock = threading.Lock()  # one send at a time: the journal is for one sender
         self._lock = threading.Lock()
         self._docs: OrderedDict[tuple, Any] = OrderedDict()  # unpersonalised PDFs only: no patient data cached
-        self._pngs: OrderedDict[tuple, bytes] = OrderedDict()
+        self._pngs: OrderedDict[tuple, Future] = OrderedDict()
         self._meta: tuple[str, list[api.LeafletInfo], list[api.LanguageInfo]] | None = None
 
     def signature(self) -> str:
@@ -173,17 +175,29 @@ class Desk:
         return result
 
     def png(self, pdf: bytes, index: int) -> bytes:
+        """A page image of an unpersonalised PDF, drawn once (or already on its way: see prefetch)."""
         key = (hashlib.sha256(pdf).digest(), index)
         with self._lock:
-            if key in self._pngs:
-                self._pngs.move_to_end(key)
-                return self._pngs[key]
-        data = self.pool.run(page_png, pdf, index, PREVIEW_WIDTH)
-        with self._lock:
-            self._pngs[key] = data
+            hit = self._pngs.get(key)
+            if hit is None:
+                hit = self._pngs[key] = self.pool.submit(page_png, pdf, index, PREVIEW_WIDTH)
+            self._pngs.move_to_end(key)
             while len(self._pngs) > 256:
                 self._pngs.popitem(last=False)
-        return data
+        try:
+            return hit.result(timeout=120)
+        except Exception:
+            with self._lock:  # not cached: the next request tries again
+                if self._pngs.get(key) is hit:
+                    del self._pngs[key]
+            raise
+
+    def prefetch(self, pdf: bytes) -> None:
+        """Start drawing page 1 while the page that shows it is still being sent: the browser asks for it next."""
+        key = (hashlib.sha256(pdf).digest(), 0)
+        with self._lock:
+            if key not in self._pngs:
+                self._pngs[key] = self.pool.submit(page_png, pdf, 0, PREVIEW_WIDTH)
 
 
 def create_app(settings: Settings, pool: Pool) -> Flask:
@@ -201,6 +215,7 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     desk = Desk(settings, pool)
+    desk.meta()  # read the catalogue now: the first visitor should not wait for it
     app.extensions["leafgen_desk"] = desk
     allowed = {h.lower() for h in (*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts) if h}
     login_required = bool(settings.accounts)
@@ -311,6 +326,8 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         lang = next(x for x in languages if x.code == c.lang)
         doc = desk.document(c)
         refused = isinstance(doc, Failure) and doc.kind == "refused"
+        if isinstance(doc, Document) and "personal_preview" not in extra:
+            desk.prefetch(doc.pdf)
         # An incomplete translation offers the English fallback; the gaps decide, not the language's overall status.
         print_form = extra.pop("print_form", None) or PrintForm(formdata=None, data=_hidden(c))
         email_form = extra.pop("email_form", None) or EmailForm(formdata=None, data=_hidden(c))
@@ -328,6 +345,7 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             outbox=settings.outbox,
             kinds=KINDS,
             papers=PAPERS,
+            preview_height=round(PREVIEW_WIDTH * PAGE_RATIO[c.paper]),
             **extra,
             **_common(),
         )

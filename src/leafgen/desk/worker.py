@@ -159,7 +159,15 @@ class Pool:
             return pool.submit(fn, *args).result(timeout=timeout)
 
     def submit(self, fn: Any, *args: Any) -> Future:
-        return self._pool.submit(fn, *args)
+        with self._lock:
+            pool = self._pool
+        try:
+            return pool.submit(fn, *args)
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = self._start()
+                return self._pool.submit(fn, *args)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
