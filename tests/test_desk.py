@@ -230,7 +230,7 @@ def test_download_is_byte_identical_to_leafgen_build(desk: Server, page: Page, t
         page.check("input[name=fillable]")
         page.get_by_role("button", name="Show preview").click()
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Download PDF").click()
+        page.get_by_role("button", name="Download PDF").first.click()
     got = Path(dl.value.path()).read_bytes()
     assert got == built(tmp_path / "out", job)
     assert dl.value.suggested_filename == Path(relative_path(job)).name.replace(
@@ -245,7 +245,7 @@ def test_print_opens_the_pdf_inline(desk: Server, page: Page) -> None:
         page.context.expect_page() as new_tab,
         page.context.expect_event("response", lambda r: r.url.endswith("/pdf")) as resp,
     ):
-        page.get_by_role("button", name="Print").click()
+        page.get_by_role("button", name="Print", exact=True).first.click()
     assert resp.value.headers["content-type"] == "application/pdf"
     assert resp.value.headers["content-disposition"].startswith("inline;")
     new_tab.value.close()
@@ -264,7 +264,7 @@ def test_personalised_pdfs_carry_the_details_and_nothing_else_keeps_them(tmp_pat
         page.get_by_role("button", name="Preview with these details").click()
         expect(page.get_by_role("heading", name="Preview with the patient’s details")).to_be_visible()
         with page.expect_download() as dl:
-            page.get_by_role("button", name="Download PDF").click()
+            page.get_by_role("button", name="Download PDF").first.click()
         checklist = Path(dl.value.path()).read_bytes()
         assert PATIENT in normalise(pdf_text(checklist))
         assert "7 grudnia 2026" in normalise(pdf_text(checklist))  # the date in the patient's language
@@ -272,7 +272,7 @@ def test_personalised_pdfs_carry_the_details_and_nothing_else_keeps_them(tmp_pat
         page.goto(server.url + f"leaflet/{LEAFLET}?lang=ar")
         page.get_by_label("Note from the clinician").fill(NOTE)
         with page.expect_download() as dl:
-            page.get_by_role("button", name="Download PDF").click()
+            page.get_by_role("button", name="Download PDF").first.click()
         handout = Path(dl.value.path()).read_bytes()
         assert squash(NOTE) in squash(pdf_text(handout))
         assert squash("ملاحظة من المختص الذي يتابع حالتك") in squash(pdf_text(handout))  # the translated heading
@@ -293,10 +293,10 @@ def test_the_note_is_data_and_an_unprintable_character_is_explained(desk: Server
     note = "<b>not bold</b> {{ 7*7 }} &amp; <script>alert(1)</script>"
     page.get_by_label("Note from the clinician").fill(note)
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Download PDF").click()
+        page.get_by_role("button", name="Download PDF").first.click()
     assert normalise(note) in normalise(pdf_text(Path(dl.value.path()).read_bytes()))
     page.get_by_label("Note from the clinician").fill("Stretch 😀 daily")
-    page.get_by_role("button", name="Download PDF").click()
+    page.get_by_role("button", name="Download PDF").first.click()
     alert = page.locator("#print-error")
     expect(alert).to_contain_text("U+1F600")
     expect(page.get_by_label("Note from the clinician")).to_have_value("Stretch 😀 daily")  # kept to correct
@@ -430,7 +430,7 @@ def test_with_staff_accounts_login_is_required_and_rate_limited(tmp_path: Path, 
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         page.goto(server.url + f"leaflet/{LEAFLET}")
         with page.expect_download():
-            page.get_by_role("button", name="Download PDF").click()
+            page.get_by_role("button", name="Download PDF").first.click()
         page.get_by_role("link", name="Record of handouts").click()
         expect(page.locator("tbody tr").first).to_contain_text("nurse.amy")
         page.get_by_role("button", name="Sign out nurse.amy").click()
@@ -548,7 +548,7 @@ def test_record_downloads_as_csv_without_patients(desk: Server, page: Page) -> N
     page.goto(desk.url + f"leaflet/{LEAFLET}?lang=vi&kind=checklist&large_print=1")
     page.get_by_label("Patient name").fill(PATIENT)
     with page.expect_download():
-        page.get_by_role("button", name="Download PDF").click()
+        page.get_by_role("button", name="Download PDF").first.click()
     page.goto(desk.url + "record")
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download the record (CSV)").click()
