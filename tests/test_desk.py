@@ -73,7 +73,8 @@ def serve(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Server:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LEAFGEN_SMTP_")}
     environ.update(env or {})
     cmd = [sys.executable, "-m", "leafgen", "serve", "--project", str(ROOT), "--port", "0",
-           "--data", str(tmp / "desk"), "--outbox", str(tmp / "outbox"), *args]  # fmt: skip
+           "--data", str(tmp / "desk"), "--outbox", str(tmp / "outbox"),
+           "--journal", str(tmp / "outbox" / "journal.sqlite"), *args]  # fmt: skip
     with log.open("wb") as err:
         proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=err, env=environ)
     assert proc.stdout is not None

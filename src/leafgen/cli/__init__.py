@@ -156,16 +156,13 @@ def _desk_commands(command) -> None:  # noqa: ANN001 - the subparser factory abo
     )
     s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     s.add_argument(
-        "--data",
-        default=os.path.join("out", "desk"),
-        metavar="DIR",
-        help="staff accounts and the record of handouts (default: out/desk)",
+        "--data", metavar="DIR", help="staff accounts and the record of handouts (default: PROJECT/out/desk)"
     )
+    s.add_argument("--outbox", metavar="DIR", help="folder for dry-run .eml files (default: PROJECT/out/outbox)")
     s.add_argument(
-        "--outbox",
-        default=os.path.join("out", "outbox"),
-        metavar="DIR",
-        help="email outbox and send journal, shared with leafgen email (default: out/outbox)",
+        "--journal",
+        metavar="PATH",
+        help="send journal, shared with leafgen email (default: PROJECT/out/outbox/journal.sqlite)",
     )
     s.add_argument(
         "--allow-host",
@@ -180,9 +177,8 @@ def _desk_commands(command) -> None:  # noqa: ANN001 - the subparser factory abo
     a.add_argument("name", nargs="?", metavar="NAME", help="staff name, for add and remove")
     a.add_argument(
         "--data",
-        default=os.path.join("out", "desk"),
         metavar="DIR",
-        help="where the desk keeps its accounts (default: out/desk)",
+        help="where the desk keeps its accounts (default: PROJECT/out/desk)",
     )
     a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 

@@ -199,8 +199,21 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not 0 <= args.port < 65536 or args.workers < 1:
         raise LeafgenError("--port must be 0-65535 and --workers at least 1")
     return serve(
-        args.project, args.host, args.port, Path(args.data), Path(args.outbox), args.allow_host, args.workers, out, err
+        _project(args),
+        args.host,
+        args.port,
+        _desk_data(args),
+        Path(args.outbox) if args.outbox else None,
+        Path(args.journal) if args.journal else None,
+        args.allow_host,
+        args.workers,
+        out,
     )
+
+
+def _desk_data(args: argparse.Namespace) -> Path:
+    """The desk's own folder: beside the project's other output, whatever folder the command runs from."""
+    return Path(args.data) if args.data else _project(args).root / "out" / "desk"
 
 
 def cmd_staff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -208,7 +221,7 @@ def cmd_staff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from leafgen.desk.staff import accounts_path, add_account, load_accounts, remove_account
 
-    data = Path(args.data)
+    data = _desk_data(args)
     if args.action == "list":
         for name in sorted(load_accounts(data)):
             print(name, file=out)

@@ -53,7 +53,8 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 class Settings:
     project: Path
     data_dir: Path
-    outbox: Path
+    outbox: Path | None  # None: the project's, as for leafgen email
+    journal: Path | None
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
     workers: int = 2
@@ -342,7 +343,7 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             print_form=print_form,
             email_form=email_form,
             dry_run=api.email_is_dry_run(),
-            outbox=settings.outbox,
+            outbox=settings.outbox or settings.project / "out" / "outbox",
             kinds=KINDS,
             papers=PAPERS,
             preview_height=round(PREVIEW_WIDTH * PAGE_RATIO[c.paper]),
@@ -444,13 +445,14 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         c = _posted(form)
         address = (form.address.data or "").strip()
         name = (form.name.data or "").strip()
+        send = not api.email_is_dry_run()
         with desk.mail_lock:  # a double click waits here, then finds the journal says "sent"
-            result = desk.pool.run(email, settings.project, settings.outbox, address, name, c)
+            result = desk.pool.run(email, settings.project, settings.outbox, settings.journal, address, name, c, send)
         if isinstance(result, Failure):
             return _page(c, status=422, email_form=form, email_failure=result)
         _sig, catalogue, _langs = desk.meta()
         info = next(i for i in catalogue if i.id == c.leaflet)
-        if result.state in ("sent", "written", "failed", "uncertain"):
+        if result.status in ("sent", "written", "failed", "uncertain"):
             desk.record.add(
                 staff=session.get("staff") or "(local desk, no login)",
                 action="email (dry run)" if result.dry_run else "email",
@@ -463,10 +465,12 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
                 fillable=c.kind == "checklist",
                 english_fallback=False,
                 personalised=False,
-                email_state=result.state,
+                email_state=result.status,
             )
-        status = 200 if result.state in ("sent", "written", "skipped") else 502
-        return render_template("email_result.html", c=c, info=info, result=result, **_common()), status
+        status = 200 if result.status in ("sent", "written", "skipped") else 502
+        outbox = settings.outbox or settings.project / "out" / "outbox"
+        html = render_template("email_result.html", c=c, info=info, result=result, outbox=outbox, **_common())
+        return html, status
 
     @app.get("/record")
     def record() -> str:

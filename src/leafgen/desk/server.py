@@ -5,16 +5,17 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import waitress
 
-from leafgen import api
 from leafgen.desk.app import Settings, create_app
 from leafgen.desk.staff import load_accounts
 from leafgen.desk.worker import Pool
 from leafgen.errors import LeafgenError
+from leafgen.project import Project
 
 # Bodies up to this size stay in memory (waitress would spill bigger ones to a temporary file, and a form holds
 # patient details): the app itself refuses anything over FORM_LIMIT with a page that says why.
@@ -32,26 +33,27 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    project: str | Path | None,
+    project: Project,
     host: str,
     port: int,
     data_dir: Path,
-    outbox: Path,
+    outbox: Path | None,
+    journal: Path | None,
     allow_hosts: list[str],
     workers: int,
     out: TextIO,
-    err: TextIO,
 ) -> int:
-    root = api.project_root(project)
+    """Serve until Ctrl-C or SIGTERM; logs (method, path, status, time) go to standard error."""
+    root = project.root
     accounts = load_accounts(data_dir)
     if not is_loopback(host) and not accounts:
         raise LeafgenError(
             f"refusing to serve on {host}: other computers could reach the desk without a login. Add a staff "
             f"account first (leafgen staff add NAME --data {data_dir}), or serve on 127.0.0.1"
         )
-    logging.basicConfig(stream=err, level=logging.INFO, format="leafgen desk: %(message)s", force=True)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="leafgen desk: %(message)s", force=True)
     logging.getLogger("waitress").setLevel(logging.WARNING)
-    settings = Settings(root, data_dir, outbox, host, tuple(allow_hosts), workers, accounts)
+    settings = Settings(root, data_dir, outbox, journal, host, tuple(allow_hosts), workers, accounts)
     pool = Pool(root, workers)
     try:
         pool.warm()

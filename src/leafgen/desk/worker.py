@@ -95,22 +95,36 @@ def page_png(pdf: bytes, index: int, width: int) -> bytes:
         doc.close()
 
 
-def email(project: Path, outbox: Path, to: str, name: str, c: Choice) -> Any:
+@dataclass(frozen=True)
+class Emailed:
+    """What happened to one message (mail.send.Outcome without the recipient: no patient data travels back)."""
+
+    status: str  # written | sent | skipped | failed | deferred | uncertain | held | pending
+    note: str  # names no patient
+    dry_run: bool
+
+
+def email(
+    project: Path, outbox: Path | None, journal: Path | None, to: str, name: str, c: Choice, send: bool
+) -> Emailed | Failure:
     """One message through the journal of `leafgen email`; a Failure for bad input or settings."""
     try:
-        return api.email_patient(
+        o = api.email(
             to,
-            name,
-            c.leaflet,
+            [c.leaflet],
             c.lang,
-            [c.kind],
-            c.paper,
+            name=name,
+            kinds=[c.kind],
+            paper=c.paper,
             large_print=c.large_print,
             project=project,
+            send=send,
+            journal=journal,
             outbox=outbox,
         )
     except LeafgenError as e:
         return _failure(e)
+    return Emailed(o.status, o.note, not send)
 
 
 def _warm(project: Path) -> None:
