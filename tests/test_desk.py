@@ -29,11 +29,12 @@ from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from conftest import LEAFLET, ROOT, normalise, pdf_text, squash
+from conftest import LEAFLET, ROOT, copy_project, edit_catalog, normalise, pdf_text, squash
 from email_server import Handler, start
 from leafgen import api
 from leafgen.build.plan import relative_path
 from leafgen.cli import main
+from leafgen.content.schema import load_leaflet
 from leafgen.desk.worker import page_png
 from leafgen.render.job import Job
 
@@ -214,6 +215,43 @@ def ragged_side(png: bytes) -> str:
             rights.append(ink[-1])
     common = lambda xs: max(xs.count(x) for x in set(xs))  # noqa: E731
     return "right" if common(lefts) > common(rights) else "left"
+
+
+def test_an_incomplete_translation_prints_only_with_english_marked_and_a_broken_one_not_at_all(
+    tmp_path: Path, page: Page
+) -> None:
+    proj = copy_project(tmp_path / "project")
+    summary = load_leaflet(proj.leaflet_path(LEAFLET))[0].summary
+
+    def untranslate(catalog) -> None:  # noqa: ANN001 - a Babel catalog
+        catalog[str(summary)].string = ""
+
+    edit_catalog(proj, "fr", untranslate)
+    (proj.translations_dir / "pl" / "LC_MESSAGES" / "messages.po").write_text('msgid "a"\nmsgstr "b\n')
+    server = serve(tmp_path / "run", "--project", str(proj.root))
+    try:
+        page.goto(server.url + f"leaflet/{LEAFLET}?lang=fr")
+        expect(page.get_by_role("alert")).to_contain_text("cannot be printed in French as it is")
+        expect(page.get_by_role("button", name="Download PDF")).to_have_count(0)  # nothing printable
+        page.get_by_label("English for the missing parts").check()
+        page.get_by_role("button", name="Show preview").click()
+        expect(page.get_by_role("note", name="English parts")).to_contain_text("Parts of this leaflet are in English")
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Download PDF").first.click()
+        args = ["build", LEAFLET, "--project", str(proj.root), "--out", str(tmp_path / "out"), "--lang", "fr"]
+        args += ["--kind", "handout", "--paper", "a4", "--allow-fallback", "--jobs", "1"]
+        assert main(args, io.StringIO(), io.StringIO()) == 0
+        built_pdf = (tmp_path / "out" / relative_path(Job(LEAFLET, "fr"))).read_bytes()
+        assert Path(dl.value.path()).read_bytes() == built_pdf
+
+        page.goto(server.url + f"leaflet/{LEAFLET}?lang=pl")
+        expect(page.get_by_role("alert").first).to_contain_text("Polish translation file is broken")
+        expect(page.get_by_role("button", name="Download PDF")).to_have_count(0)
+        assert "(broken)" in page.locator("#lang option[value=pl]").inner_text()
+        page.goto(server.url + "?q=hormigueo")  # every other language still works
+        expect(page.locator("#results")).to_contain_text("1 leaflet found")
+    finally:
+        server.stop()
 
 
 # --- print, download, personalise -----------------------------------------------------------------------------

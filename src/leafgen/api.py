@@ -12,6 +12,7 @@ from babel import Locale
 
 from leafgen.content.profile import clinic
 from leafgen.content.schema import load_leaflet
+from leafgen.errors import LeafgenError
 from leafgen.i18n.catalogs import UNREVIEWED, translator
 from leafgen.i18n.locales import bcp47, language_name
 from leafgen.i18n.status import status
@@ -116,6 +117,7 @@ class LanguageInfo:
     reviewed: bool  # a qualified medical translator has reviewed it
     review: str  # what the catalog says about its review
     gaps: int  # units not ready (untranslated, fuzzy, placeholder mismatch)
+    error: str = ""  # the catalog cannot be read: nothing can be printed in this language until it is fixed
 
 
 def catalogue(project: str | Path | None = None) -> list[LeafletInfo]:
@@ -123,12 +125,20 @@ def catalogue(project: str | Path | None = None) -> list[LeafletInfo]:
     proj = find_project(project)
     out = []
     langs = proj.languages()
-    trs = {lang: translator(proj, lang) for lang in langs}
+    trs = {}
+    for lang in langs:
+        try:
+            trs[lang] = translator(proj, lang)
+        except LeafgenError:  # a broken catalog: its language is not searchable (languages() says why)
+            continue
     for path in proj.leaflet_paths():
         leaflet, _ = load_leaflet(path)
         english = [leaflet.title, leaflet.summary, *(s.heading for s in leaflet.sections)]
         titles, text = {}, {}
         for lang in langs:
+            if lang not in trs:
+                titles[lang], text[lang] = leaflet.title, ""
+                continue
             parts = [trs[lang](t, leaflet.id) for t in english]
             titles[lang], text[lang] = parts[0], "\n".join(parts)
         d = leaflet.document
@@ -148,7 +158,11 @@ def languages(project: str | Path | None = None) -> list[LanguageInfo]:
         if lang == SOURCE_LANG:
             out.append(LanguageInfo(lang, bcp47(lang), own, en_name, direction, True, True, "source language", 0))
             continue
-        st = status(proj, lang)
+        try:
+            st = status(proj, lang)
+        except LeafgenError as e:  # one broken catalog must not hide every other language
+            out.append(LanguageInfo(lang, bcp47(lang), own, en_name, direction, False, False, UNREVIEWED, 0, str(e)))
+            continue
         reviewed = st.review != UNREVIEWED and not st.review.lower().startswith("not ")
         out.append(
             LanguageInfo(lang, bcp47(lang), own, en_name, direction, st.complete, reviewed, st.review, len(st.gaps))
