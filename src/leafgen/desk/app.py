@@ -218,7 +218,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
     desk = Desk(settings, pool)
     desk.meta()  # read the catalogue now: the first visitor should not wait for it
     app.extensions["leafgen_desk"] = desk
-    allowed = {h.lower() for h in (*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts) if h}
+    # 0.0.0.0 and :: are where the desk listens, never a name a browser asks for.
+    bound = () if settings.host in ("0.0.0.0", "::", "") else (settings.host,)
+    allowed = {h.lower().strip("[]") for h in (*LOOPBACK_NAMES, *bound, *settings.allowed_hosts) if h}
     login_required = bool(settings.accounts)
 
     @app.before_request

@@ -71,7 +71,18 @@ def serve(
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{server.effective_port}/"
         login = f"staff login required ({len(accounts)} account(s))" if accounts else "no login (this computer only)"
-        print(f"leafgen desk: serving {url} ; {login}; Ctrl-C to stop", file=out, flush=True)
+        names = ", ".join(
+            dict.fromkeys(
+                (
+                    "127.0.0.1",
+                    "localhost",
+                    *([host] if not is_loopback(host) and host not in ("0.0.0.0", "::") else []),
+                    *allow_hosts,
+                )
+            )
+        )
+        print(f"leafgen desk: serving {url} ; {login}; answers to host names: {names}", file=out)
+        print("leafgen desk: Ctrl-C to stop", file=out, flush=True)
 
         def stop(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
