@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -363,10 +364,25 @@ def test_email_twice_sends_one_message(tmp_path: Path, page: Page) -> None:
         page.get_by_label("Patient’s email address").fill("ana@example.org")
         page.get_by_role("button", name="Send email").click()  # and once more from the form
         expect(page.get_by_role("status")).to_contain_text("not sent again")
+        # A double click: two submissions of the same form at the same moment.
+        page.goto(server.url + f"leaflet/{LEAFLET}?lang=vi")
+        token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        cookie = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+        form = {"csrf_token": token, "leaflet": LEAFLET, "lang": "vi", "kind": "handout", "paper": "a4"}
+        body = urllib.parse.urlencode({**form, "address": "bo@example.org", "name": "Bo"}).encode()
+
+        def submit(_: int) -> int:
+            req = urllib.request.Request(server.url + "email", data=body, headers={"Cookie": cookie})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status
+
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(submit, range(2))) == [200, 200]
     finally:
         server.stop()
         smtp.stop()
     assert len(handler.to("ana@example.org")) == 1
+    assert len(handler.to("bo@example.org")) == 1
     msg = handler.to("ana@example.org")[0].message
     assert msg["Content-Language"] == "es"
     assert "ana@example.org" not in server.logs() and "Ana" not in server.logs()
@@ -461,6 +477,7 @@ def test_with_staff_accounts_login_is_required_and_rate_limited(tmp_path: Path, 
     try:
         page.goto(server.url + f"leaflet/{LEAFLET}")
         expect(page).to_have_url(re.compile(r"/login$"))
+        assert serious(page) == []
         page.get_by_label("Staff name").fill("nurse.amy")
         page.get_by_label("Password").fill("correct horse battery")
         page.get_by_role("button", name="Sign in").click()
