@@ -14,6 +14,7 @@ from leafgen.cli import main
 from leafgen.i18n.catalogs import translator
 from leafgen.render.job import Job
 from leafgen.render.pipeline import Personal, PersonalDataError, render_job
+from test_accessibility import ua_problems
 
 LANGS = ("en", "es", "ar", "zh_Hans", "vi", "uk")
 
@@ -88,3 +89,15 @@ def test_without_personal_details_the_pdf_is_leafgen_builds(tmp_path, job: Job) 
     built = (tmp_path / relative_path(job)).read_bytes()
     assert render_job(SHIPPED, job, personal=None).pdf == built
     assert render_job(SHIPPED, job, personal=Personal()).pdf == built  # empty details are no details
+
+
+@pytest.mark.parametrize(
+    ("job", "personal"),
+    [
+        (Job(LEAFLET, "ar", "handout"), Personal(note="Do the stretches twice a day.\nمرتين في اليوم")),
+        (Job(LEAFLET, "en", "checklist", fillable=True), Personal("Ann Lee", dt.date(2026, 12, 7))),
+    ],
+    ids=["ar-handout-note", "en-checklist-name"],
+)
+def test_personalised_pdfs_stay_tagged_throughout(job: Job, personal: Personal) -> None:
+    assert ua_problems(render_job(SHIPPED, job, personal=personal).pdf) == []
