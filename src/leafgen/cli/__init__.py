@@ -138,7 +138,49 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resend messages the journal marks uncertain (same Message-ID); check them first",
     )
+    _desk_commands(command)
     return p
+
+
+def _desk_commands(command) -> None:  # noqa: ANN001 - the subparser factory above
+    """`serve` (the clinic desk, a web page) and `staff` (its accounts)."""
+    s = command(
+        "serve",
+        "Open the clinic desk: a web page to find, preview, personalise, print and email leaflets.",
+    )
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this computer only; "
+        "any other needs staff accounts, and then everyone signs in)",
+    )
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    s.add_argument(
+        "--data", metavar="DIR", help="staff accounts and the record of handouts (default: PROJECT/out/desk)"
+    )
+    s.add_argument("--outbox", metavar="DIR", help="folder for dry-run .eml files (default: PROJECT/out/outbox)")
+    s.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="send journal, shared with leafgen email (default: PROJECT/out/outbox/journal.sqlite)",
+    )
+    s.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name the desk is reached by (e.g. desk.clinic.lan); repeatable",
+    )
+    s.add_argument("--workers", type=int, default=2, metavar="N", help="PDF rendering processes (default 2)")
+    a = command("staff", "Manage the desk's staff accounts (passwords stored as scrypt hashes).")
+    a.add_argument("action", choices=("add", "remove", "list"))
+    a.add_argument("name", nargs="?", metavar="NAME", help="staff name, for add and remove")
+    a.add_argument(
+        "--data",
+        metavar="DIR",
+        help="where the desk keeps its accounts (default: PROJECT/out/desk)",
+    )
+    a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
 
 EMAIL_EPILOG = """\

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -184,3 +185,67 @@ def cmd_email(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 COMMANDS["email"] = cmd_email
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # Flask, waitress and PDFium load only for this command: every other command stays quick to start.
+    try:
+        from leafgen.desk.server import serve
+    except ImportError as e:
+        raise LeafgenError(
+            f"the desk needs its extra packages ({e.name} is missing): pip install -e '.[desk]'"
+        ) from None
+
+    if not 0 <= args.port < 65536 or args.workers < 1:
+        raise LeafgenError("--port must be 0-65535 and --workers at least 1")
+    return serve(
+        _project(args),
+        args.host,
+        args.port,
+        _desk_data(args),
+        Path(args.outbox) if args.outbox else None,
+        Path(args.journal) if args.journal else None,
+        args.allow_host,
+        args.workers,
+        out,
+    )
+
+
+def _desk_data(args: argparse.Namespace) -> Path:
+    """The desk's own folder: beside the project's other output, whatever folder the command runs from."""
+    return Path(args.data) if args.data else _project(args).root / "out" / "desk"
+
+
+def cmd_staff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import getpass  # only here: asking for a password is this command's job alone
+
+    from leafgen.desk.staff import accounts_path, add_account, load_accounts, remove_account
+
+    data = _desk_data(args)
+    if args.action == "list":
+        for name in sorted(load_accounts(data)):
+            print(name, file=out)
+        return 0
+    if not args.name:
+        raise LeafgenError(f"leafgen staff {args.action} needs a NAME")
+    if args.action == "remove":
+        remove_account(data, args.name)
+        print(f"leafgen: removed staff account {args.name!r}", file=out)
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Same password again: ") != password:
+            raise LeafgenError("the two passwords differ: nothing changed")
+    replaced = add_account(data, args.name, password)
+    print(
+        f"leafgen: {'changed the password of' if replaced else 'added'} staff account {args.name!r} "
+        f"in {accounts_path(data)}",
+        file=out,
+    )
+    return 0
+
+
+COMMANDS["serve"] = cmd_serve
+COMMANDS["staff"] = cmd_staff

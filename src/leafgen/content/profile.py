@@ -94,7 +94,7 @@ THEME_RANGES: dict[str, tuple[float, float]] = {
 }
 LARGE_PRINT_MIN = 16  # UKAAF: nothing in large print under 16 pt, notes and safety warnings included
 THEME_COLOURS = ("text", "muted", "accent", "rule", "summary_fill", "urgent_fill", "disclaimer_fill", "banner_fill")
-THEME_OPTIONAL_COLOURS = ("urgent_edge", "disclaimer_edge", "banner_edge")
+THEME_OPTIONAL_COLOURS = ("urgent_edge", "disclaimer_edge", "banner_edge", "note_fill", "note_edge")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 

@@ -30,6 +30,7 @@ from leafgen.text.scripts import Script, escape, missing_glyphs, script_for
 PAGE_SIZES = {"a4": A4, "letter": LETTER}
 MAX_GRID_DAYS = 14  # a fortnight of tick boxes is the most a row of one page holds at any theme size
 MIN_ITEM_WIDTH = 0.3  # of the column: the instruction needs room beside the day boxes
+BOX_STYLES = ("summary", "urgent", "disclaimer", "note")
 MEASURE_SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
 
 
@@ -293,17 +294,18 @@ class _Builder:
 
     def box(self, el: ET.Element) -> Flowable:
         kind = el.get("style", "summary")
-        if kind not in ("summary", "urgent", "disclaimer"):
-            raise TemplateError(f"unknown box style {kind!r} (summary, urgent, disclaimer)")
-        fill = self.colours[f"{kind}_fill"]
-        edge = self.colours.get(f"{kind}_edge", fill)
+        if kind not in BOX_STYLES:
+            raise TemplateError(f"unknown box style {kind!r} ({', '.join(BOX_STYLES)})")
+        # A clinic's own theme.yaml may predate the note box: white with the accent edge, then.
+        fill = self.colours.get(f"{kind}_fill") or colors.white
+        edge = self.colours.get(f"{kind}_edge") or (self.colours.get("accent", fill) if kind == "note" else fill)
         pad = self.t["box_padding"]
         table = Table([[self.children(el)]], colWidths=[self.width], splitInRow=1, hAlign="LEFT")
         table.setStyle(
             self._table_style(
                 [
                     ("BACKGROUND", (0, 0), (-1, -1), fill),
-                    ("BOX", (0, 0), (-1, -1), 2 if kind == "urgent" else 1, edge),
+                    ("BOX", (0, 0), (-1, -1), 2 if kind in ("urgent", "note") else 1, edge),
                     *[(f"{side}PADDING", (0, 0), (-1, -1), pad) for side in ("LEFT", "RIGHT", "TOP", "BOTTOM")],
                 ]
             )
@@ -314,7 +316,12 @@ class _Builder:
     def fields(self, el: ET.Element) -> Flowable:
         """Write-in lines (patient name, start date) the patient fills by hand."""
         # Layout only (label and line): the labels are paragraphs, not a data table.
-        rows = [[self.para(f, "p"), ""] for f in el if self._is(f, "field", "fields")]
+        # A value (the patient's name from the desk) is printed on the line; it is data, like all text here.
+        rows = [
+            [self.para(f, "p"), self.text(f.get("value", ""), "p", self.leaf("P", f)) if f.get("value") else ""]
+            for f in el
+            if self._is(f, "field", "fields")
+        ]
         if self.script.rtl:
             rows = [r[::-1] for r in rows]
         label_w = self.width * 0.35

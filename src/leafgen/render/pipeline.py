@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 
 from reportlab.platypus.doctemplate import LayoutError
 
 from leafgen.content.model import Disclaimer, Leaflet, map_text, units
 from leafgen.content.profile import clinic, theme
 from leafgen.content.schema import load_disclaimer, load_leaflet
-from leafgen.errors import SourceError
+from leafgen.errors import LeafgenError, SourceError
 from leafgen.i18n.catalogs import Translator, translator
 from leafgen.i18n.locales import format_date
 from leafgen.project import Project
@@ -18,6 +19,53 @@ from leafgen.render.job import Job, check_job
 from leafgen.render.layout import layout
 from leafgen.render.pdf import write_pdf
 from leafgen.render.templating import render_template
+from leafgen.text.rtl import shape_rtl
+from leafgen.text.scripts import missing_glyphs, script_for
+
+NOTE_MAX = 600  # characters: a short note fits one box on the first page, even in large print
+
+
+@dataclass(frozen=True)
+class Personal:
+    """One patient's details for one PDF: kept apart from the Job, so they never reach a fingerprint, the build
+    cache, a manifest or a file name, and are forgotten with the PDF."""
+
+    name: str = field(default="", repr=False)  # the checklist's "Patient name" line
+    start: dt.date | None = field(default=None, repr=False)  # the checklist's "Start date" line
+    note: str = field(default="", repr=False)  # the clinician's note, boxed on the handout
+
+    def __bool__(self) -> bool:
+        return bool(self.name or self.start or self.note)
+
+
+class PersonalDataError(LeafgenError):
+    """The patient's details cannot be printed as given; the message names the field, never its content."""
+
+
+def _personal_context(personal: Personal | None, job: Job) -> dict | None:
+    """What the templates may print, checked: one line for the name, paragraphs for the note, glyphs present."""
+    if not personal:
+        return None
+    if any(ch in personal.name for ch in "\r\n\t") or len(personal.name) > 120:
+        raise PersonalDataError("the patient's name must be one line of at most 120 characters")
+    if len(personal.note) > NOTE_MAX:
+        raise PersonalDataError(f"the note is {len(personal.note)} characters long; at most {NOTE_MAX} fit its box")
+    note = [" ".join(line.split()) for line in personal.note.splitlines()]
+    script = script_for(job.lang)
+    for label, text in (("patient's name", personal.name), ("note", personal.note)):
+        drawn = shape_rtl(text) if script.rtl else text
+        missing = [ch for ch in missing_glyphs(drawn, script.regular) if ch not in "\r\n"]
+        if missing:
+            shown = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in missing[:3])
+            raise PersonalDataError(
+                f"the {label} has characters the fonts for this language cannot print: {shown}; "
+                "remove them or write them another way"
+            )
+    return {
+        "name": " ".join(personal.name.split()),
+        "start": format_date(personal.start, job.lang) if personal.start else "",
+        "note": [line for line in note if line],
+    }
 
 
 @dataclass(frozen=True)
@@ -53,9 +101,14 @@ def _flowable_text(e: LayoutError) -> str:
     return f"starting {m.group(1)!r}" if m else "a table row or box"
 
 
-def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> Rendered:
-    """Make one PDF in memory; raise a LeafgenError instead of producing anything half-done."""
+def render_job(
+    project: Project, job: Job, *, allow_fallback: bool = False, personal: Personal | None = None
+) -> Rendered:
+    """Make one PDF in memory; raise a LeafgenError instead of producing anything half-done.
+
+    Without `personal` the PDF is the one `leafgen build` writes, byte for byte."""
     check_job(job)
+    person = _personal_context(personal, job)
     leaflet, _warnings = load_leaflet(project.leaflet_path(job.leaflet))
     disclaimer = load_disclaimer(project.disclaimer_path)
     tr = translator(project, job.lang)
@@ -73,6 +126,8 @@ def render_job(project: Project, job: Job, *, allow_fallback: bool = False) -> R
         "fillable": job.fillable,
         "fallback": False,
     }
+    if person is not None:  # absent, not None, for unpersonalised PDFs: templates test `personal is defined`
+        context["personal"] = person
     xml = render_template(project.templates_dir, template, context, tr)
     tr.gate(job.leaflet, allow_fallback)
     if tr.incomplete:  # allowed fallback: render again with the banner on every page
