@@ -261,8 +261,9 @@ def ua_problems(pdf_bytes: bytes) -> list[str]:
                     if claimed.get(key) is None or claimed[key].objgen != elem.objgen:
                         problems.append(f"page {n}: MCID {key[1]} not reachable from the ParentTree")
                 props = operands[1] if op == "BDC" else None
-                if isinstance(props, pikepdf.Dictionary) and "/ActualText" in props and not any(m for _, m in stack):
-                    problems.append(f"page {n}: /ActualText span outside any element's marked content")
+                inside = any(t == "/Artifact" or m for t, m in stack)
+                if isinstance(props, pikepdf.Dictionary) and "/ActualText" in props and not inside:
+                    problems.append(f"page {n}: /ActualText span outside tagged content and artifacts")
                 stack.append((tag, mcid))
             elif op == "EMC":
                 stack.pop()
