@@ -208,6 +208,8 @@ def ua_problems(pdf_bytes: bytes) -> list[str]:
     problems: list[str] = []
     pdf = pikepdf.open(io.BytesIO(pdf_bytes))
     root = pdf.Root
+    if pdf.pdf_version < "1.7":
+        problems.append(f"PDF {pdf.pdf_version}: PDF/UA-1 is built on PDF 1.7")
     if str(root.get("/Lang", "")) == "":
         problems.append("no /Lang on the catalog")
     if "/MarkInfo" not in root or not bool(root.MarkInfo.get("/Marked", False)):
