@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, NamedTuple
 from xml.sax.saxutils import escape as xml_escape
 
@@ -88,9 +87,14 @@ class _Tagged:
         return parts
 
 
-@cache
+_TAGGED_CLASSES: dict[type, type] = {}
+
+
 def _tagged_class(cls: type) -> type:
-    return type(f"Tagged{cls.__name__}", (_Tagged, cls), {})
+    tagged = _TAGGED_CLASSES.get(cls)
+    if tagged is None:
+        tagged = _TAGGED_CLASSES[cls] = type(f"Tagged{cls.__name__}", (_Tagged, cls), {})
+    return tagged
 
 
 def tag(flowable: Flowable, node: Node) -> Flowable:
@@ -240,7 +244,7 @@ class Tags:
         refs = [f"{numbers[f'SE{i}'][0]} 0 R" for i in range(len(order))]
         tree_ref = f"{numbers['StructTreeRoot'][0]} 0 R"
         for (node, parent, inherited), raw in zip(order, raws, strict=True):
-            home = next((k.page for k in node.kids if type(k) is not Node), None)
+            home = next((k.page for k in node.kids if isinstance(k, _CONTENT)), None)
             parts = [f"<< /Type /StructElem /S /{node.role} /P {refs[parent] if parent >= 0 else tree_ref}"]
             if home is not None:
                 parts.append(f"/Pg {page_refs[home]}")
@@ -250,9 +254,9 @@ class Tags:
                 parts.append("/A << " + " ".join(f"/{k} {_pdf_value(v)}" for k, v in node.attrs.items()) + " >>")
             kids: list[str] = []
             for k in node.kids:
-                if type(k) is Node:
+                if isinstance(k, Node):
                     kids.append(refs[index[id(k)]])
-                elif type(k) is Mark:
+                elif isinstance(k, Mark):
                     on_page = f"<< /Type /MCR /Pg {page_refs[k.page]} /MCID {k.mcid} >>"
                     kids.append(str(k.mcid) if k.page == home else on_page)
                 else:
@@ -325,10 +329,11 @@ def _prune(node: Node) -> Node | None:
     kids: list[Node | Mark | Widget] = []
     for k in node.kids:
         if isinstance(k, Node):
-            k = _prune(k)
-            if k is None:
-                continue
-        kids.append(k)
+            kept = _prune(k)
+            if kept is not None:
+                kids.append(kept)
+        else:
+            kids.append(k)
     node.kids = kids
     if not kids and node.role not in CELLS:
         return None
