@@ -188,7 +188,8 @@ def test_draft_banner_is_read_once_first_and_repeats_as_artifact(tmp_path):
 
 def test_running_header_footer_and_page_numbers_are_not_read(tmp_path):
     text = " ".join(leaf.text for leaf in struct_text(rendered(Job(LEAFLET, "en", "handout")).pdf, tmp_path))
-    assert "Page 1 of" not in text and "Version" not in text and "Review due" not in text
+    assert SOURCE.title in text and SOURCE.sections[0].heading in text  # the tree is there...
+    assert "Page 1 of" not in text and "Version" not in text and "Review due" not in text  # ...without these
 
 
 def test_checklist_header_rows_are_column_headers_read_once(tmp_path):
@@ -207,6 +208,8 @@ def ua_problems(pdf_bytes: bytes) -> list[str]:
     problems: list[str] = []
     pdf = pikepdf.open(io.BytesIO(pdf_bytes))
     root = pdf.Root
+    if pdf.pdf_version < "1.7":
+        problems.append(f"PDF {pdf.pdf_version}: PDF/UA-1 is built on PDF 1.7")
     if str(root.get("/Lang", "")) == "":
         problems.append("no /Lang on the catalog")
     if "/MarkInfo" not in root or not bool(root.MarkInfo.get("/Marked", False)):
@@ -259,6 +262,10 @@ def ua_problems(pdf_bytes: bytes) -> list[str]:
                     elem = parent_tree[int(page.StructParents)][key[1]]
                     if claimed.get(key) is None or claimed[key].objgen != elem.objgen:
                         problems.append(f"page {n}: MCID {key[1]} not reachable from the ParentTree")
+                props = operands[1] if op == "BDC" else None
+                inside = any(t == "/Artifact" or m for t, m in stack)
+                if isinstance(props, pikepdf.Dictionary) and "/ActualText" in props and not inside:
+                    problems.append(f"page {n}: /ActualText span outside tagged content and artifacts")
                 stack.append((tag, mcid))
             elif op == "EMC":
                 stack.pop()
@@ -323,9 +330,12 @@ def test_the_checks_catch_an_untagged_pdf():
 def test_check_box_tooltips_say_day_and_instruction_in_the_language():
     pdf = pikepdf.open(io.BytesIO(rendered(Job(LEAFLET, "es", "checklist", fillable=True)).pdf))
     tips = {str(f.T): str(f.TU) for f in pdf.Root.AcroForm.Fields}
-    leaflet, _ = translate(SOURCE, DISCLAIMER, translator(SHIPPED, "es"))
+    tr = translator(SHIPPED, "es")
+    leaflet, _ = translate(SOURCE, DISCLAIMER, tr)
     first = leaflet.checklist.items[0]
-    assert tips[f"{first.id}_day3"] == f"Día 3: {first.instruction}"
+    template = tr("Day %(day)s: %(instruction)s")
+    assert template.startswith("Día")
+    assert tips[f"{first.id}_day3"] == template % {"day": 3, "instruction": first.instruction}
     assert len(tips) == 7 * len(leaflet.checklist.items)
 
 

@@ -109,6 +109,8 @@ def _numbered_canvas(running: Running, tags: Tags | None) -> type[Canvas]:
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any):
+            if tags:  # PDF/UA-1 is built on PDF 1.7 (ISO 32000-1); /Tabs alone is PDF 1.5
+                kwargs["pdfVersion"] = (1, 7)
             super().__init__(*args, **kwargs)
             self._held: list[dict] = []
             self.tags = tags

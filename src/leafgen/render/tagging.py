@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape as xml_escape
 
 from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFObject, PDFObjectReference, PDFStream
@@ -21,9 +20,8 @@ ROLES = frozenset(
 CELLS = frozenset({"TH", "TD"})  # kept even when empty, so a table keeps its rows and columns
 
 
-@dataclass(frozen=True)
-class Mark:
-    """One marked-content sequence: its page (0-based) and its MCID on that page."""
+class Mark(NamedTuple):
+    """One marked-content sequence: its page (0-based) and its MCID on that page (a tuple: made often)."""
 
     page: int
     mcid: int
@@ -89,9 +87,14 @@ class _Tagged:
         return parts
 
 
-@cache
+_TAGGED_CLASSES: dict[type, type] = {}
+
+
 def _tagged_class(cls: type) -> type:
-    return type(f"Tagged{cls.__name__}", (_Tagged, cls), {})
+    tagged = _TAGGED_CLASSES.get(cls)
+    if tagged is None:
+        tagged = _TAGGED_CLASSES[cls] = type(f"Tagged{cls.__name__}", (_Tagged, cls), {})
+    return tagged
 
 
 def tag(flowable: Flowable, node: Node) -> Flowable:
@@ -220,45 +223,39 @@ class Tags:
         del self.marks[pages:]  # the blank page ReportLab starts after the last one
         root = _prune(self.root) or Node("Document", lang=self.lang)
         numbers = doc.idToObjectNumberAndVersion
-
-        def ref(name: str) -> str:
-            return f"{numbers[name][0]} 0 R"
-
-        page_refs = [ref(f"Page{p + 1}") for p in range(pages)]
-        # Two passes: register every element first (numbered in reading order), then write each one
-        # directly as PDF text, which is several times cheaper than ReportLab's generic dictionaries.
-        order: list[tuple[Node, _Raw]] = []
-        stack = [root]
-        inherited = {id(root): self.lang}  # /Lang is inherited: say it only where it changes
+        page_refs = [f"{numbers[f'Page{p + 1}'][0]} 0 R" for p in range(pages)]
+        # Elements in reading order (depth first), each with its parent's index and inherited /Lang;
+        # registered in that order, then written directly as PDF text, which is several times cheaper
+        # than ReportLab's generic dictionaries.
+        order: list[tuple[Node, int, str]] = []
+        index: dict[int, int] = {}
+        stack: list[tuple[Node, int, str]] = [(root, -1, self.lang)]
         while stack:
-            node = stack.pop()
-            lang = node.lang or inherited[id(node)]
-            for k in node.kids:
-                if isinstance(k, Node):
-                    inherited[id(k)] = lang
-            raw = _Raw()
-            node_ref = doc.Reference(raw, f"SE{len(order)}")
-            raw.ref = node_ref.format(doc).decode()
-            order.append((node, raw))
-            stack.extend(reversed([k for k in node.kids if isinstance(k, Node)]))
-        refs = {id(node): raw.ref for node, raw in order}
+            node, parent, inherited = stack.pop()
+            index[id(node)] = len(order)
+            order.append((node, parent, inherited))
+            lang = node.lang or inherited
+            stack.extend((k, len(order) - 1, lang) for k in reversed(node.kids) if type(k) is Node)
+        raws = [_Raw() for _ in order]
+        for i, raw in enumerate(raws):
+            doc.Reference(raw, f"SE{i}")
         tree = _Raw()
         doc.Reference(tree, "StructTreeRoot")
-        parents = {id(k): refs[id(node)] for node, _ in order for k in node.kids if isinstance(k, Node)}
-        for node, raw in order:
-            used = [k.page for k in node.kids if isinstance(k, _CONTENT)]
-            home = used[0] if used else None
-            parts = [f"/Type /StructElem /S /{node.role} /P {parents.get(id(node)) or ref('StructTreeRoot')}"]
+        refs = [f"{numbers[f'SE{i}'][0]} 0 R" for i in range(len(order))]
+        tree_ref = f"{numbers['StructTreeRoot'][0]} 0 R"
+        for (node, parent, inherited), raw in zip(order, raws, strict=True):
+            home = next((k.page for k in node.kids if isinstance(k, _CONTENT)), None)
+            parts = [f"<< /Type /StructElem /S /{node.role} /P {refs[parent] if parent >= 0 else tree_ref}"]
             if home is not None:
                 parts.append(f"/Pg {page_refs[home]}")
-            if node.lang and node.lang != inherited[id(node)]:
+            if node.lang and node.lang != inherited:
                 parts.append(f"/Lang {_pdf_text(node.lang)}")
             if node.attrs:
                 parts.append("/A << " + " ".join(f"/{k} {_pdf_value(v)}" for k, v in node.attrs.items()) + " >>")
             kids: list[str] = []
             for k in node.kids:
                 if isinstance(k, Node):
-                    kids.append(refs[id(k)])
+                    kids.append(refs[index[id(k)]])
                 elif isinstance(k, Mark):
                     on_page = f"<< /Type /MCR /Pg {page_refs[k.page]} /MCID {k.mcid} >>"
                     kids.append(str(k.mcid) if k.page == home else on_page)
@@ -266,16 +263,17 @@ class Tags:
                     kids.append(f"<< /Type /OBJR /Obj {k.ref.format(doc).decode()} /Pg {page_refs[k.page]} >>")
             if kids:
                 parts.append(f"/K {kids[0]}" if len(kids) == 1 else "/K [" + " ".join(kids) + "]")
-            raw.data = ("<< " + " ".join(parts) + " >>").encode()
+            parts.append(">>")
+            raw.data = " ".join(parts).encode()
         nums: list[str] = []
         for p, marks in enumerate(self.marks):
-            nums.append(f"{p} [" + " ".join(refs[id(n)] for n in marks) + "]")
+            nums.append(f"{p} [" + " ".join(refs[index[id(n)]] for n in marks) + "]")
         for key, (node, w) in enumerate(self.widgets, start=pages):
             w.annot.dict["StructParent"] = key
             w.annot.dict["P"] = PDFObjectReference(f"Page{w.page + 1}")  # ReportLab says page 1 while pages are held
-            nums.append(f"{key} {refs[id(node)]}")
+            nums.append(f"{key} {refs[index[id(node)]]}")
         tree.data = (
-            f"<< /Type /StructTreeRoot /K {refs[id(root)]} /ParentTree << /Nums [\n"
+            f"<< /Type /StructTreeRoot /K {refs[0]} /ParentTree << /Nums [\n"
             + "\n".join(nums)
             + f"\n] >> /ParentTreeNextKey {pages + len(self.widgets)} >>"
         ).encode()
@@ -331,10 +329,11 @@ def _prune(node: Node) -> Node | None:
     kids: list[Node | Mark | Widget] = []
     for k in node.kids:
         if isinstance(k, Node):
-            k = _prune(k)
-            if k is None:
-                continue
-        kids.append(k)
+            kept = _prune(k)
+            if kept is not None:
+                kids.append(kept)
+        else:
+            kids.append(k)
     node.kids = kids
     if not kids and node.role not in CELLS:
         return None
