@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import leafgen
 import leafgen.build.executor as build_mod
-import leafgen.build.fingerprint as fingerprint_mod
 import leafgen.render.pipeline
 from conftest import LEAFLET, copy_project, edit_catalog
 from leafgen.build.executor import build
+from leafgen.build.fingerprint import CACHE
 from leafgen.build.manifest import MANIFEST, merge_manifests, read_manifest
 from leafgen.build.plan import plan, relative_path, shard
 from leafgen.cli import main
-from leafgen.content.model import units
-from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import LeafgenError
 from leafgen.project import Project
 
@@ -182,25 +184,94 @@ def test_catalog_edit_reaches_the_rebuilt_pdf(built_copy):
     assert read_manifest(out)[rel]["sha256"] != old
 
 
-def test_font_change_rebuilds_only_the_languages_that_use_it(built_copy, monkeypatch, tmp_path):
-    root, out = built_copy
-    real = fingerprint_mod._font_files
-    copies = tmp_path / "fonts"
-    copies.mkdir()
-    for p in real("ar"):
-        shutil.copy(p, copies / p.name)
-    monkeypatch.setattr(fingerprint_mod, "_font_files", lambda lang: tuple(copies / p.name for p in real(lang)))
-    assert run_build(root, out).count("skipped") == 8  # same bytes, same fingerprint
-    ar_only = next(p for p in real("ar") if "Arabic" in p.name)
-    with (copies / ar_only.name).open("ab") as f:
-        f.write(b"\0")
-    assert built(run_build(root, out)) == paths(langs=["ar"])
+# --- leafgen's own code and fonts: a copy of the package, run as a clinic would run an upgraded install ---------------
 
 
-def test_new_leafgen_version_rebuilds_everything(built_copy, monkeypatch):
+@pytest.fixture
+def package_copy(built_copy, tmp_path) -> Path:
+    """A private copy of the installed leafgen package (code and fonts) that a test may change."""
+    dest = tmp_path / "site"
+    shutil.copytree(
+        Path(leafgen.__file__).parent, dest / "leafgen", symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return dest
+
+
+def build_with(site: Path, root: Path, out: Path) -> str:
+    """`leafgen build` from the package copy in site, in a fresh process, as after an upgrade in place."""
+    argv = ["build", LEAFLET, SECOND, "--project", str(root), "--out", str(out), "--lang", "en,ar", "--paper", "a4",
+            "--allow-fallback", "--jobs", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    result = subprocess.run([sys.executable, "-m", "leafgen", *argv], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_package_copy_is_what_runs(package_copy, built_copy):
+    env = {**os.environ, "PYTHONPATH": str(package_copy)}
+    where = subprocess.run([sys.executable, "-c", "import leafgen; print(leafgen.__file__)"], env=env,
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert where.startswith(str(package_copy))
+    assert "0 built, 8 skipped" in build_with(package_copy, *built_copy)  # same code: up to date
+
+
+def test_code_change_rebuilds_everything(package_copy, built_copy):
+    """Issue 9, defect 1: a changed constant in pdf.py gave "0 built" and stale PDFs."""
+    pdf_py = package_copy / "leafgen" / "render" / "pdf.py"
+    pdf_py.write_text(pdf_py.read_text(encoding="utf-8") + "\nUNUSED_CONSTANT = 2\n", encoding="utf-8")
+    assert "8 built, 0 skipped" in build_with(package_copy, *built_copy)
+    assert "0 built, 8 skipped" in build_with(package_copy, *built_copy)
+
+
+def test_font_change_rebuilds_only_the_languages_that_use_it(package_copy, built_copy):
     root, out = built_copy
-    monkeypatch.setattr(fingerprint_mod, "__version__", "99.0")
-    assert built(run_build(root, out)) == paths()
+    arabic = next((package_copy / "leafgen" / "text" / "fonts").glob("NotoSansArabic-Regular*.ttf"))
+    with arabic.open("ab") as f:
+        f.write(b"\0")  # a new release of the font: same glyphs, other bytes
+    before = read_manifest(out)
+    assert "4 built, 4 skipped" in build_with(package_copy, root, out)
+    after = read_manifest(out)
+    assert {rel for rel in after if after[rel]["fingerprint"] != before[rel]["fingerprint"]} == paths(langs=["ar"])
+
+
+# --- the build cache -----------------------------------------------------------------------------------------------
+
+
+def test_corrupted_cache_entry_is_reported_once_and_rebuilt(built_copy, capsys):
+    """Issue 9, defect 2: a damaged entry made its PDFs rebuild on every run, with "fingerprint": null, silently."""
+    root, out = built_copy
+    cache = json.loads((out / CACHE).read_text())
+    ar_handout = read_manifest(out)[f"{LEAFLET}/ar/{LEAFLET}-handout-a4.pdf"]["fingerprint"]
+    record = cache["deps"][ar_handout]
+    name = next(n for n in record["files"] if n.endswith("theme.yaml"))
+    record["files"][name] = "0" * 32  # damage one entry: it no longer says what its key says
+    (out / CACHE).write_text(json.dumps(cache))
+    argv = ["build", LEAFLET, SECOND, "--project", str(root), "--out", str(out), "--lang", "en,ar", "--paper", "a4",
+            "--allow-fallback", "--jobs", "1"]  # fmt: skip
+    assert main(argv) == 0
+    stdout, err = capsys.readouterr()
+    assert err.count("warning") == 1 and f"{CACHE}: build cache is damaged" in err, err
+    assert "1 built, 7 skipped" in stdout  # only the PDF whose entry was damaged
+    assert all(e["fingerprint"] for e in read_manifest(out).values())
+    assert main(argv) == 0
+    stdout, err = capsys.readouterr()
+    assert "0 built, 8 skipped" in stdout and err == ""  # repaired: said once, not on every run
+
+
+def test_unreadable_cache_is_reported_and_replaced(built_copy):
+    root, out = built_copy
+    (out / CACHE).write_text("{not json")
+    summary = run_build(root, out)
+    assert summary.count("built") == 8 and len(summary.warnings) == 1 and "damaged" in summary.warnings[0]
+    summary = run_build(root, out)
+    assert summary.count("skipped") == 8 and summary.warnings == []
+
+
+def test_deleted_cache_rebuilds_without_a_warning(built_copy):
+    root, out = built_copy
+    (out / CACHE).unlink()
+    summary = run_build(root, out)
+    assert summary.count("built") == 8 and summary.warnings == []
 
 
 def test_force_rebuilds_everything_to_the_same_bytes(built_copy):
@@ -236,18 +307,10 @@ def test_fallback_pdf_is_not_kept_silently_once_fallback_is_not_allowed(built_co
     assert all(read_manifest(out)[rel]["fallback"] for rel in paths(langs=["ar"]))
     summary = run_build(root, out, allow_fallback=False)
     assert summary.count("refused") == 4 and summary.count("skipped") == 4 and not summary.ok
-    assert_manifest_matches_disk(out)  # the fallback PDFs stay, marked as such
-
-
-def test_yaml_strings_cover_every_translatable_unit(project):
-    """The fingerprint reads leaflet strings straight from YAML; they must include every unit the render uses."""
-    path = project.leaflet_path(LEAFLET)
-    strings = set(fingerprint_mod._yaml_strings(path))
-    assert {fingerprint_mod._h(u.text) for u in units(load_leaflet(path)[0])} <= strings
-    d = load_disclaimer(project.disclaimer_path)
-    assert {fingerprint_mod._h(d.heading), fingerprint_mod._h(d.text)} <= set(
-        fingerprint_mod._yaml_strings(project.disclaimer_path)
-    )
+    # Issue 10, defect 3: a refused job withdraws its earlier PDF, so nothing stale or half-English stays printable.
+    assert set(summary.removed) == paths(langs=["ar"])
+    assert set(assert_manifest_matches_disk(out)) == paths(langs=["en"])
+    assert not any((out / rel).exists() for rel in paths(langs=["ar"]))
 
 
 # --- parallel, shards, merge -------------------------------------------------------------------------------------
@@ -337,13 +400,16 @@ def test_failing_leaflet_leaves_the_others_and_the_manifest_right(built_copy, wo
     assert all(f"{SECOND}.yaml" in o.error for o in summary.outcomes if o.status == "failed")
     assert built(summary) == paths(leaflets=[LEAFLET])
     after = assert_manifest_matches_disk(out)
-    for rel in paths(leaflets=[SECOND]):  # the last good PDFs stay, still listed as they are
-        assert after[rel] == before[rel]
+    # Issue 10, defect 3: the broken leaflet's earlier PDFs are withdrawn (folder and manifest), and said so.
+    assert set(summary.removed) == paths(leaflets=[SECOND])
+    assert set(after) == paths(leaflets=[LEAFLET]) and after != before
+    assert not any((out / rel).exists() for rel in paths(leaflets=[SECOND]))
     # Still out of date: the next build tries again rather than skipping the broken leaflet.
     assert run_build(root, out, workers=workers).count("failed") == 4
 
 
 def test_failing_language_and_unexpected_errors_do_not_stop_the_rest(tmp_path, monkeypatch, capsys):
+    """A user error is one line; a bug (issue 9, defect 3) says it is one, and --debug shows its traceback."""
     root = tmp_path / "project"
     project = two_leaflet_project(root)
     po = project.translations_dir / "ar" / "LC_MESSAGES" / "messages.po"
@@ -355,17 +421,72 @@ def test_failing_language_and_unexpected_errors_do_not_stop_the_rest(tmp_path, m
             raise RuntimeError("simulated crash")
         return real(project, job, **kw)
 
-    monkeypatch.setattr(build_mod, "render_job", flaky)
+    monkeypatch.setattr(build_mod, "render_job", flaky)  # in this process: --jobs 1
     out = tmp_path / "out"
-    code = main(["build", "--project", str(root), "--out", str(out), "--lang", "en,ar", "--paper", "a4", "--jobs", "2"])
+    argv = ["build", "--project", str(root), "--out", str(out), "--lang", "en,ar", "--paper", "a4", "--jobs", "1"]
+    code = main(argv)
     stdout, err = capsys.readouterr()
     assert code == 1
     assert "3 built, 0 skipped, 0 refused, 5 failed" in stdout
-    assert "messages.po" in err and "broken catalog" in err
-    assert f"{SECOND}/en/{SECOND}-checklist-a4.pdf: RuntimeError: simulated crash" in err
+    assert err.count("messages.po") == 1 and "broken catalog" in err  # one broken catalog, said once, not 4 times
+    assert f"internal error: {SECOND}/en/{SECOND}-checklist-a4.pdf: RuntimeError: simulated crash" in err
+    assert "bug in leafgen; run with --debug" in err and "Traceback" not in err
     manifest = assert_manifest_matches_disk(out)
     assert set(manifest) == paths(langs=["en"]) - {f"{SECOND}/en/{SECOND}-checklist-a4.pdf"}
     assert not list(out.rglob("*.tmp"))
+    for debug in (["--debug"], []):
+        monkeypatch.setenv("LEAFGEN_DEBUG", "0" if debug else "1")
+        assert main([*debug, *argv]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and 'raise RuntimeError("simulated crash")' in err
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_parallel_build_works_under_every_start_method(tmp_path, method):
+    """Issue 9, defect 6: forkserver is Python 3.14's default on Linux; spawn is macOS's and Windows'."""
+    root = tmp_path / "project"
+    two_leaflet_project(root)
+    serial = run_build(root, tmp_path / "serial", workers=1)
+    project = Project(root)
+    parallel = build(project, jobs_for(project), tmp_path / method, workers=2, allow_fallback=True, start_method=method)
+    assert parallel.ok and parallel.count("built") == 8, [o.error for o in parallel.outcomes]
+    assert read_manifest(tmp_path / method) == read_manifest(tmp_path / "serial") and serial.ok
+    for rel in paths():
+        assert (tmp_path / method / rel).read_bytes() == (tmp_path / "serial" / rel).read_bytes()
+
+
+def test_jobs_are_capped_at_the_work_and_validated(built_copy, monkeypatch):
+    """Issue 10, defect 10: `-j 300` started 300 processes for 2 PDFs."""
+    root, out = built_copy
+    started = []
+    real = build_mod.ProcessPoolExecutor
+
+    def counting(workers, **kw):  # noqa: ANN001, ANN003
+        started.append(workers)
+        return real(workers, **kw)
+
+    monkeypatch.setattr(build_mod, "ProcessPoolExecutor", counting)
+    project = Project(root)
+    summary = build(project, plan(project, [LEAFLET], ["en"], KINDS, ["a4"]), out, workers=300, force=True)
+    assert summary.count("built") == 2 and started == [2]
+    for bad in (0, -1):
+        with pytest.raises(LeafgenError, match="--jobs must be at least 1"):
+            build(project, [], out, workers=bad)
+
+
+def test_outputs_respect_the_umask(tmp_path):
+    """Issue 10, defect 12: PDFs and the manifest were 0600 whatever the umask: a shared print folder could not
+    read them."""
+    root = tmp_path / "project"
+    copy_project(root)
+    old = os.umask(0o022)
+    try:
+        project = Project(root)
+        build(project, plan(project, [LEAFLET], ["en"], ["handout"], ["a4"]), tmp_path / "out")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "out" / MANIFEST, tmp_path / "out" / f"{LEAFLET}/en/{LEAFLET}-handout-a4.pdf"):
+        assert path.stat().st_mode & 0o777 == 0o644, path
 
 
 def test_summary_line_is_quiet_off_a_terminal(built_copy, capsys):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from leafgen.errors import SourceError
@@ -16,6 +20,9 @@ KINDS = ("handout", "checklist")
 # Leaflet, section and item ids. A leaflet id becomes a file name, so nothing else may reach the file system.
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ID_CHARS = 100
+# The default project (leaflets/, templates/, translations/, clinic.yaml) ships inside the package, so an
+# installed leafgen finds it; in a checkout these are symlinks to the repository's top-level folders.
+SHIPPED = Path(__file__).resolve().parent / "shipped"
 
 
 @dataclass(frozen=True)
@@ -72,13 +79,13 @@ class Project:
 
 
 def find_project(root: str | Path | None) -> Project:
-    """The given folder, else the current one, else the content shipped beside the package."""
+    """The given folder, else the current one, else the content shipped inside the package."""
     if root is not None:
         project = Project(Path(root).resolve())
         if not project.leaflets_dir.is_dir():
             raise SourceError("not a leafgen project: no leaflets/ folder", project.root)
         return project
-    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    for candidate in (Path.cwd(), SHIPPED):
         if (candidate / "leaflets").is_dir() and (candidate / "templates").is_dir():
             return Project(candidate)
     raise SourceError(
@@ -86,14 +93,103 @@ def find_project(root: str | Path | None) -> Project:
     )
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file beside the target, then rename: readers never see half a file."""
+def _umask() -> int:
+    """The process umask (read by setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write to a temp file beside the target, then rename: readers never see half a file.
+
+    mkstemp creates files 0600; outputs (PDFs, manifest) get the mode any new file gets under the user's umask,
+    so a clinic's shared print folder can read them. `private` keeps 0600 (patient data).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            if not private:
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- what a render read ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reads:
+    """Every input one render used, recorded where it is read, so builds know a PDF's real inputs.
+
+    files: path -> sha256 of the bytes (None if the file was absent); entries: catalog path -> {msgid digest:
+    digest of (translation, fuzzy), or of None when the catalog has no entry}. A catalog is tracked by the
+    entries looked up in it, so an edit to another leaflet's entry does not touch this PDF.
+    """
+
+    files: dict[str, str | None] = field(default_factory=dict)
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)
+    catalogs: dict[str, str | None] = field(default_factory=dict)  # catalog path -> sha when first looked up
+
+
+_reads: contextvars.ContextVar[Reads | None] = contextvars.ContextVar("leafgen_reads", default=None)
+_shas: dict[tuple[str, int, int], str] = {}
+
+
+@contextmanager
+def recording() -> Iterator[Reads]:
+    """Record what the code inside reads (per thread and task: a desk serving several renders stays apart)."""
+    reads = Reads()
+    token = _reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _reads.reset(token)
+
+
+def digest(text: str) -> str:
+    """A short content hash for recorded values: collisions at 128 bits are not a concern here."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def file_sha(path: Path) -> str | None:
+    """sha256 of a file's bytes (None if absent), hashed once per version of the file in this process."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    sha = _shas.get(key)
+    if sha is None:
+        try:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        _shas[key] = sha
+    return sha
+
+
+def record(*paths: Path) -> None:
+    """Note that the current render read these files (a no-op outside `recording`)."""
+    reads = _reads.get()
+    if reads is not None:
+        for path in paths:
+            name = str(path)
+            if name not in reads.files:
+                reads.files[name] = file_sha(path)
+
+
+def record_entries(catalog: Path, lookups: Iterable[tuple[str, object]]) -> None:
+    """Note catalog lookups: (msgid, value) where value is (translation, fuzzy) or None when there is no entry."""
+    reads = _reads.get()
+    if reads is not None:
+        name = str(catalog)
+        if name not in reads.catalogs:
+            reads.catalogs[name] = file_sha(catalog)
+        seen = reads.entries.setdefault(name, {})
+        for msgid, value in lookups:
+            seen[digest(msgid)] = digest(repr(value))

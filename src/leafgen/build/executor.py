@@ -3,64 +3,49 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import multiprocessing
 import os
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 
-from leafgen.build.fingerprint import CACHE, Fingerprints, read_cache
+from leafgen.build.fingerprint import BuildCache
 from leafgen.build.manifest import MANIFEST, read_manifest, write_manifest
 from leafgen.build.plan import relative_path
 from leafgen.errors import ErrorList, LeafgenError, TranslationError
 from leafgen.project import Project, write_atomic
+from leafgen.render.job import Job
 from leafgen.render.pipeline import render_job
+from leafgen.results import Outcome, Summary
+
+__all__ = ["Outcome", "Summary", "build"]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one job; a manifest entry when it produced a PDF."""
+def _run(project: Project, job: Job, out_dir: Path | None, allow_fallback: bool) -> Outcome:
+    """Render and write one PDF; every error becomes an outcome so the rest of the batch goes on.
 
-    status: str  # built | skipped | refused | failed
-    entry: dict | None = None
-    error: str = ""
-
-
-@dataclass
-class Summary:
-    outcomes: list[Outcome] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(o.status == status for o in self.outcomes)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.count("refused") or self.count("failed"))
-
-    def line(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in ("built", "skipped", "refused", "failed")]
-        seconds = f"{self.seconds:.1f}" if self.seconds >= 0.1 else f"{self.seconds:.2f}"
-        return f"{', '.join(parts)} in {seconds} s"
-
-
-def _run(project: Project, job, out_dir: Path, allow_fallback: bool, fp: str | None) -> Outcome:  # noqa: ANN001
-    """Render and write one PDF; errors become outcomes so the rest of the batch goes on."""
+    A user error (LeafgenError: the translation gate, broken input) is one line; an output folder that cannot
+    be written is one line; anything else is a bug in leafgen and keeps its traceback for --debug.
+    """
     rel = relative_path(job)
     try:
         r = render_job(project, job, allow_fallback=allow_fallback)
-        write_atomic(out_dir / rel, r.pdf)
     except LeafgenError as e:
-        # The translation gate refuses; anything else (broken input) fails.
         errors = e.errors if isinstance(e, ErrorList) else [e]
         refused = all(isinstance(x, TranslationError) for x in errors)
-        return Outcome("refused" if refused else "failed", error=str(e))
-    except Exception as e:  # a bug or a full disk must not take the other PDFs down with it
-        return Outcome("failed", error=f"{rel}: {type(e).__name__}: {e}")
+        return Outcome("refused" if refused else "failed", rel, error=str(e))
+    except Exception as e:  # a bug must not take the other PDFs down with it; it is reported as one
+        return Outcome("failed", rel, error=f"{rel}: {type(e).__name__}: {e}", trace=traceback.format_exc())
+    if out_dir is None:  # a dry run (leafgen check): rendered in memory, nothing written
+        return Outcome("built", rel)
+    try:
+        write_atomic(out_dir / rel, r.pdf)
+    except OSError as e:
+        return Outcome("failed", rel, error=f"{out_dir / rel}: cannot write the PDF: {e.strerror or e}")
     entry = {
         "leaflet": job.leaflet,
         "lang": job.lang,
@@ -72,107 +57,152 @@ def _run(project: Project, job, out_dir: Path, allow_fallback: bool, fp: str | N
         "path": rel,
         "pages": r.pages,
         "sha256": hashlib.sha256(r.pdf).hexdigest(),
-        "fingerprint": fp,
+        "fingerprint": None,  # set by the main process from `reads`, which it keeps in the build cache
     }
-    return Outcome("built", entry)
+    return Outcome("built", rel, entry, reads=r.reads)
 
 
 _WORKER: tuple = ()
 
 
-def _init_worker(project: Project, out_dir: Path, allow_fallback: bool) -> None:
+def _init_worker(project: Project, out_dir: Path | None, allow_fallback: bool) -> None:
     global _WORKER
     _WORKER = (project, out_dir, allow_fallback)
 
 
-def _run_one(item: tuple) -> Outcome:
-    """In a worker: render and write one PDF, return only its small manifest entry."""
+def _run_one(job: Job) -> Outcome:
+    """In a worker: render and write one PDF, return only its small manifest entry and what it read."""
     project, out_dir, allow_fallback = _WORKER
-    job, fp = item
-    return _run(project, job, out_dir, allow_fallback, fp)
+    return _run(project, job, out_dir, allow_fallback)
+
+
+def _out_folder(out_dir: Path) -> None:
+    """The output folder exists and is writable, or a one-line error says why not (before any rendering)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LeafgenError("the output folder is a file, not a folder", out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LeafgenError(f"cannot create the output folder: {e.strerror or e}", out_dir) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise LeafgenError("the output folder is not writable", out_dir)
 
 
 def build(
     project: Project,
-    jobs: list,
+    jobs: list[Job],
     out_dir: Path,
     *,
     allow_fallback: bool = False,
     force: bool = False,
     workers: int = 1,
     on_done: Callable[[Outcome], None] | None = None,
+    start_method: str | None = None,
 ) -> Summary:
     """Build what is out of date; the manifest always matches the PDFs on disk, even after failures.
 
-    Jobs are fingerprinted as they are handed out, so workers start on the first stale PDF while the
-    rest of the catalogue is still being checked, and are forked before the main process has grown.
+    A refused or failed job withdraws its previous PDF (from the folder and the manifest): an outdated
+    leaflet must not stay printable. Jobs are checked as they are handed out, so workers start on the first
+    stale PDF while the rest of the catalogue is still being checked. `start_method` is multiprocessing's
+    (fork, forkserver, spawn; default: the platform's).
     """
+    if workers < 1:
+        raise LeafgenError(f"--jobs must be at least 1, not {workers}")
     start = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _out_folder(out_dir)
     manifest_path = out_dir / MANIFEST
     manifest = read_manifest(manifest_path)
     changed = not manifest_path.is_file()
-    fingerprints = Fingerprints(project, read_cache(out_dir))
+    cache = BuildCache(project, out_dir)
     summary = Summary()
     present: set[str] = set()  # PDFs seen on disk while checking
 
     def done(outcome: Outcome) -> None:
         nonlocal changed
-        summary.outcomes.append(outcome)
-        if outcome.status == "built":
-            manifest[outcome.entry["path"]] = outcome.entry
-            present.add(outcome.entry["path"])
+        if outcome.status == "built" and outcome.entry is not None:
+            entry = {**outcome.entry, "fingerprint": cache.remember(outcome.reads)}
+            outcome = Outcome("built", outcome.path, entry)
+            manifest[outcome.path] = entry
+            present.add(outcome.path)
             changed = True
+        elif outcome.status in ("refused", "failed"):
+            old = out_dir / outcome.path
+            if outcome.path in manifest or old.is_file():
+                old.unlink(missing_ok=True)
+                manifest.pop(outcome.path, None)
+                present.discard(outcome.path)
+                summary.removed.append(outcome.path)
+                changed = True
+        summary.outcomes.append(outcome)
         if on_done:
             on_done(outcome)
 
-    def stale() -> Iterator[tuple]:
+    def stale() -> Iterator[Job]:
         out = str(out_dir)
         for job in jobs:
             rel = relative_path(job)
-            try:
-                fp: str | None = fingerprints(job)
-            except Exception:  # an unreadable or broken input: the render names the fault
-                fp = None
             old = manifest.get(rel)
-            if not force and fp and old and old.get("fingerprint") == fp and os.path.isfile(os.path.join(out, rel)):
+            if (
+                not force
+                and old
+                and os.path.isfile(os.path.join(out, rel))
+                and cache.up_to_date(old.get("fingerprint"))
+            ):
                 present.add(rel)
                 if allow_fallback or not old.get("fallback"):
-                    done(Outcome("skipped", old))
+                    done(Outcome("skipped", rel, old))
                     continue
-            yield job, fp
+            yield job
 
     try:
-        for outcome in _execute(stale(), workers, (project, out_dir, allow_fallback)):
+        for outcome in _execute(stale(), workers, (project, out_dir, allow_fallback), start_method):
             done(outcome)
     finally:  # also on Ctrl-C: the PDFs already written are listed, and only PDFs that exist
         gone = [rel for rel in manifest if rel not in present and not (out_dir / rel).is_file()]
         for rel in gone:
             del manifest[rel]
-        if changed or gone:
-            write_manifest(manifest_path, manifest)
-        if fingerprints.added:
-            write_atomic(out_dir / CACHE, json.dumps(fingerprints.cache_to_keep()).encode())
+        try:
+            if changed or gone:
+                write_manifest(manifest_path, manifest)
+        except OSError as e:
+            raise LeafgenError(f"cannot write the manifest: {e.strerror or e}", manifest_path) from None
+        cache.save(manifest)
+    summary.warnings.extend(cache.warnings)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _execute(todo: Iterator[tuple], workers: int, context: tuple) -> Iterator[Outcome]:
+def dry_run(
+    project: Project, jobs: list[Job], *, allow_fallback: bool = False, workers: int = 1
+) -> Iterator[Outcome]:
+    """Render every job in memory and write nothing: what a build would hit, for `leafgen check`."""
+    return _execute(iter(jobs), workers, (project, None, allow_fallback), None)
+
+
+def _execute(todo: Iterator[Job], workers: int, context: tuple, start_method: str | None) -> Iterator[Outcome]:
     """In-process for one worker or one job (no pool to start, no pickling, easy to debug); otherwise a
-    process pool kept a few jobs ahead, so memory does not grow with the size of the catalogue."""
-    first = list(islice(todo, 2)) if workers > 1 else []
+    process pool kept a few jobs ahead, so memory does not grow with the size of the catalogue.
+
+    The pool never has more workers than jobs seen so far (`-j 300` for 2 PDFs starts 2 processes). Workers
+    get everything they need through the initializer's arguments and module-level functions, so any start
+    method works (fork inherits the imported pipeline; forkserver and spawn import it in each worker).
+    """
+    first = list(islice(todo, workers)) if workers > 1 else []
     if len(first) < 2:
-        for job, fp in chain(first, todo):
-            yield _run(context[0], job, context[1], context[2], fp)
+        for job in chain(first, todo):
+            yield _run(context[0], job, context[1], context[2])
         return
+    workers = len(first)
     queue = chain(first, todo)
     pending: dict = {}
     broken: BaseException | None = None
 
-    def crashed(item: tuple, e: BaseException) -> Outcome:
-        return Outcome("failed", error=f"{relative_path(item[0])}: worker process died: {e}")
+    def crashed(job: Job, e: BaseException) -> Outcome:
+        rel = relative_path(job)
+        return Outcome("failed", rel, error=f"{rel}: worker process died: {e}", trace=repr(e))
 
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=context) as pool:
+    mp_context = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(workers, mp_context=mp_context, initializer=_init_worker, initargs=context) as pool:
         while True:
             while broken is None and len(pending) < workers * 4:
                 item = next(queue, None)

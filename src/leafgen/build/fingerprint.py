@@ -1,271 +1,249 @@
-"""Fingerprint a job's inputs so an up-to-date PDF is skipped, with a content-keyed cache of derived facts."""
+"""Decide whether a PDF is up to date: leafgen's own code, and the inputs its last render recorded reading."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-from collections.abc import Callable
-from dataclasses import astuple
+import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import babel
 import jinja2
+import reportlab
 import yaml
-from babel.messages.extract import extract
-from babel.messages.pofile import read_po
-from jinja2 import meta
 
-from leafgen import __version__
-from leafgen.i18n.catalogs import catalog_path
-from leafgen.i18n.extract import JINJA_OPTIONS
-from leafgen.project import SOURCE_LANG, Project
-from leafgen.render.templating import environment
-from leafgen.text.scripts import script_for
+import leafgen
+from leafgen.errors import CatalogError
+from leafgen.i18n.catalogs import read_catalog
+from leafgen.project import Project, Reads, digest, file_sha, write_atomic
 
-# Facts derived from input files (msgids a source uses, templates a template imports, catalog entries),
-# keyed by the file's sha256, so a no-op build parses no YAML, PO or Jinja. Deleting it only costs time.
+# Per PDF, what its render read (files by content, catalog entries by value), deduplicated: the manifest
+# entry's "fingerprint" names a dependency record here. Deleting the file only costs a full rebuild.
 CACHE = ".leafgen-cache.json"
-CACHE_FORMAT = 1
-# Only these templates (and what they import) are laid out as PDFs; email_* templates never are.
-PDF_TEMPLATE = "{kind}.xml.j2"
+CACHE_FORMAT = 2
+PACKAGE = Path(leafgen.__file__).resolve().parent
+# Tracked per use instead (a font edit rebuilds only the languages that use it; the shipped project is a project).
+_NOT_CODE = {PACKAGE / "text" / "fonts", PACKAGE / "shipped"}
+_MISSING = digest(repr(None))  # what Translator records for a msgid the catalog does not have
 
 
-def _h(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """leafgen's own files and the versions of the libraries that shape a PDF, hashed once per process.
+
+    An upgrade in place, or an edit in an editable install, changes it, and every PDF is rebuilt.
+    Library versions come from modules a build imports anyway (importlib.metadata would cost ~70 ms).
+    """
+    h = hashlib.sha256()
+    for top, dirs, files in os.walk(PACKAGE):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and Path(top, d) not in _NOT_CODE)
+        for name in sorted(files):
+            if not name.endswith((".pyc", ".pyo")):
+                path = Path(top, name)
+                h.update(f"{path.relative_to(PACKAGE).as_posix()}\0".encode())
+                h.update(path.read_bytes())
+    h.update(f"{reportlab.Version} {jinja2.__version__} {babel.__version__} {yaml.__version__}".encode())
+    return h.hexdigest()[:32]
 
 
-def _font_files(lang: str) -> tuple[Path, ...]:
-    """Every TTF a language's PDFs embed or fall back to (a seam for tests)."""
-    return script_for(lang).font_files
+class Corrupted(Exception):  # noqa: N818 - a state, caught within this module
+    """A cache entry that does not hold what its key says."""
 
 
-_FONT_FILES_OF_SCRIPTS = _font_files
+class BuildCache:
+    """Dependency records for one out folder: written after a render, checked against the inputs on the next build.
 
-
-class Fingerprints:
-    """Input fingerprints for one build: each input file is read and hashed once.
-
-    A PDF depends on its leaflet source, the shared disclaimer, its kind's template and the templates
-    that one imports (never email_*), the theme, the clinic profile, its language's fonts, leafgen's
-    version, the job's options and, when translated, only the catalog entries of the strings it can use
-    (its leaflet's, the disclaimer's and its templates'): a translator's edit to one leaflet's entry
-    rebuilds only that leaflet's PDFs in that language. Each part is hashed once per build, at the level
-    it varies (per leaflet, language, kind), so a job's fingerprint costs one small hash.
+    A record holds leafgen's code digest, every file the render read (by sha256; fonts and templates included)
+    and, per catalog, the digest of the entries it looked up. It is keyed by the hash of its own JSON, so PDFs
+    that read the same things (A4 and Letter, say) share one, and a damaged record is detected, not trusted.
+    A record is checked once per build however many PDFs share it; files are hashed once per build.
     """
 
-    def __init__(self, project: Project, cache: dict[str, Any] | None = None):
+    def __init__(self, project: Project, out_dir: Path):
         self.project = project
-        self.cache: dict[str, Any] = cache if cache is not None else {}
-        self.used: set[str] = set()
-        self.added = False
-        self._sha: dict[Path, str | None] = {}
-        self._memo: dict[tuple, Any] = {}
+        self.path = out_dir / CACHE
+        self.warnings: list[str] = []
+        self.changed = False
+        self._checked: dict[str, bool] = {}
+        self._used_maps: set[str] = set()
+        self._shas: dict[str, str | None] = {}
+        self.deps: dict[str, dict] = {}
+        self.ids: dict[str, list[str]] = {}
+        self.maps: dict[str, dict[str, str]] = {}
+        self._read()
 
-    def __call__(self, job) -> str:  # noqa: ANN001 - render.Job
-        parts = (
-            self.shared(),
-            self.templates_digest(job.kind),
-            self.fonts(job.lang),
-            self.leaflet(job.leaflet, job.lang),
-            self.entries(("kind", job.kind), job.lang),
-            repr(astuple(job)),  # every option, including any added later
-        )
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    # -- reading and checking ---------------------------------------------------------------------------------------
 
-    # -- inputs by level -------------------------------------------------------------------------------------------
+    def _read(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            self._corrupt(f"cannot read it ({e.strerror})")
+            return
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError
+            if data.get("format") != CACHE_FORMAT:
+                self.changed = True  # an older leafgen's cache: replaced without fuss
+                return
+            deps, ids, maps = data["deps"], data["ids"], data["catalogs"]
+            if not (isinstance(deps, dict) and isinstance(ids, dict) and isinstance(maps, dict)):
+                raise ValueError
+        except (ValueError, KeyError, UnicodeDecodeError):
+            self._corrupt("not a leafgen build cache")
+            return
+        self.deps, self.ids, self.maps = deps, ids, maps
 
-    def shared(self) -> str:
-        """What every PDF uses: leafgen's version, disclaimer, clinic profile and theme."""
-        p = self.project
-        return self._once(
-            ("shared",),
-            lambda: _digest(__version__, self.sha(p.disclaimer_path), self.sha(p.clinic_path), self.sha(p.theme_path)),
-        )
+    def _corrupt(self, why: str) -> None:
+        self.warnings.append(f"{self.path}: build cache is damaged ({why}): rebuilding what it described")
+        self.changed = True
 
-    def templates(self, kind: str) -> dict[str, str | None]:
-        """The kind's template and every template it imports or includes, transitively: name -> sha."""
-
-        def closure() -> dict[str, str | None]:
-            found: dict[str, str | None] = {}
-            todo = [PDF_TEMPLATE.format(kind=kind)]
-            while todo:
-                name = todo.pop()
-                if name in found:
-                    continue
-                path = self.project.templates_dir / name
-                found[name] = sha = self.sha(path)
-                if sha is not None:
-                    refs = self._derived("refs", sha, lambda p=path: _template_refs(self.project, p))
-                    # A computed name (None) could be any layout template: depend on all of them.
-                    todo += [r for r in refs if r] if None not in refs else self._layout_templates()
-            return dict(sorted(found.items()))
-
-        return self._once(("templates", kind), closure)
-
-    def templates_digest(self, kind: str) -> str:
-        return self._once(("templates-digest", kind), lambda: _digest(*map(str, self.templates(kind).items())))
-
-    def _layout_templates(self) -> list[str]:
-        return sorted(p.name for p in self.project.templates_dir.glob("*.j2") if not p.name.startswith("email_"))
-
-    def fonts(self, lang: str) -> str:
-        """The language's font files, by content. Which files a language uses is code (leafgen/scripts.py),
-        so the list is kept on disk keyed by that file's content: a no-op build registers no font."""
-
-        def files() -> list[str]:
-            if _font_files is not _FONT_FILES_OF_SCRIPTS:  # replaced (tests): never from the cache
-                return [str(p) for p in _font_files(lang)]
-            code = Path(__file__).parent.parent / "text" / "scripts.py"
-            key = f"{lang}:{self.sha(code)}:{code}"
-            return self._derived("fonts", _h(key), lambda: [str(p) for p in _font_files(lang)])
-
-        return self._once(
-            ("fonts", lang), lambda: _digest(*sorted(f"{Path(p).name}={self.sha(Path(p))}" for p in files()))
-        )
-
-    def leaflet(self, leaflet: str, lang: str) -> str:
-        """The leaflet source, and its strings' catalog entries (which also cover the disclaimer's)."""
-        return self._once(
-            ("leaflet", leaflet, lang),
-            lambda: _digest(
-                self.sha(self.project.leaflets_dir / f"{leaflet}.yaml"),
-                self.entries(("leaflet", leaflet), lang),
-                self.entries(("disclaimer",), lang),
-            ),
-        )
-
-    # -- catalog entries -------------------------------------------------------------------------------------------
-
-    def entries(self, source: tuple, lang: str) -> str:
-        """Digest of the catalog entries, in lang, of the msgids one source (leaflet, disclaimer, kind) uses."""
-
-        def compute() -> str:
-            catalog = self.catalog(lang)
-            if catalog is None:
-                return "-"
-            ids = self.msgids(source)
-            return _digest(json.dumps(ids), json.dumps(list(map(catalog.get, ids))))
-
-        return "" if lang == SOURCE_LANG else self._once(("entries", source, lang), compute)
-
-    def msgids(self, source: tuple) -> list[str]:
-        """Sorted hashes of the msgids a source may look up."""
-
-        def compute() -> list[str]:
-            p = self.project
-            if source[0] == "kind":
-                found: set[str] = set()
-                for name, sha in self.templates(source[1]).items():
-                    if sha is not None:
-                        path = p.templates_dir / name
-                        found.update(self._derived("msgids", sha, lambda path=path: _template_msgids(path)))
-                return sorted(found)
-            path = p.leaflets_dir / f"{source[1]}.yaml" if source[0] == "leaflet" else p.disclaimer_path
-            return self._derived("strings", self.sha(path) or "", lambda: _yaml_strings(path))
-
-        return self._once(("msgids", source), compute)
-
-    def catalog(self, lang: str) -> dict[str, str] | None:
-        """msgid hash -> hash of (translation, fuzzy) for a language's catalog; None if it has none."""
-        def compute() -> dict[str, str] | None:
-            path = catalog_path(self.project, lang)
-            sha = self.sha(path)
-            return None if sha is None else self._derived("catalog", sha, lambda: _catalog_entries(path))
-
-        return self._once(("catalog", lang), compute)
-
-    # -- plumbing --------------------------------------------------------------------------------------------------
-
-    def sha(self, path: Path) -> str | None:
-        """sha256 of a file's bytes, or None if it does not exist (the render then says what is missing)."""
-        if path not in self._sha:
+    def up_to_date(self, key: Any) -> bool:
+        """Whether the inputs recorded under this key still hold what the render read."""
+        if not isinstance(key, str) or key not in self.deps:
+            return False
+        if key not in self._checked:
             try:
-                self._sha[path] = hashlib.sha256(path.read_bytes()).hexdigest()
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                self._sha[path] = None
-        return self._sha[path]
+                self._checked[key] = self._check(key)
+            except Corrupted as e:
+                self._checked[key] = False
+                self._corrupt(f"entry {key[:12]}: {e}")
+                self.deps.pop(key, None)
+        return self._checked[key]
 
-    def _once(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """Memoised for this build only: files are read once, and never trusted across builds by mtime."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
+    def _check(self, key: str) -> bool:
+        record = self.deps[key]
+        if _key(record) != key:
+            raise Corrupted("its content does not match its key")
+        try:
+            if record["code"] != code_digest():
+                return False
+            for name, sha in record["files"].items():
+                if self._sha(name) != sha:
+                    return False
+            for name, cat in record["catalogs"].items():
+                if not self._same_entries(self._path(name), cat):
+                    return False
+        except (KeyError, TypeError, AttributeError) as e:
+            raise Corrupted(f"malformed ({type(e).__name__}: {e})") from None
+        return True
 
-    def _derived(self, kind: str, sha: str, compute: Callable[[], Any]) -> Any:
-        """A fact derived from a file's content, kept on disk by content hash between builds."""
-        key = f"{kind}:{sha}"
-        self.used.add(key)
-        if key not in self.cache:
-            self.cache[key] = compute()
-            self.added = True
-        return self.cache[key]
+    def _sha(self, name: str) -> str | None:
+        """A file's sha256, looked at once per build: thousands of PDFs share a few dozen inputs."""
+        if name not in self._shas:
+            self._shas[name] = file_sha(self._path(name))
+        return self._shas[name]
 
-    def cache_to_keep(self) -> dict[str, Any]:
-        """What this build used, plus older entries while they are not the bulk (shards, other languages)."""
-        unused = [k for k in self.cache if k not in self.used and k != "format"]
-        keep = self.cache if len(unused) <= len(self.used) + 256 else {k: self.cache[k] for k in self.used}
-        return {"format": CACHE_FORMAT, **{k: v for k, v in keep.items() if k != "format"}}
+    def _same_entries(self, path: Path, cat: dict) -> bool:
+        """The catalog entries this PDF used are as they were, even if other entries changed."""
+        sha = file_sha(path)
+        if sha == cat["sha"]:
+            return True
+        ids = self.ids.get(cat["ids"])
+        if not isinstance(ids, list) or _list_key(ids) != cat["ids"]:
+            raise Corrupted("its list of catalog entries is missing or damaged")
+        entries = self._entries(path, sha)
+        if entries is None:
+            return False
+        return _entries_digest(ids, entries) == cat["digest"]
+
+    def _entries(self, path: Path, sha: str | None) -> dict[str, str] | None:
+        """msgid digest -> value digest for every entry of a catalog, by the catalog's content (parsed once)."""
+        if sha is None:
+            return None
+        if sha not in self.maps:
+            try:
+                catalog = read_catalog(path)
+            except CatalogError:
+                return None  # the render reports a broken catalog
+            self.maps[sha] = _entry_digests(catalog)
+            self.changed = True
+        self._used_maps.add(sha)
+        return self.maps[sha]
+
+    # -- remembering ------------------------------------------------------------------------------------------------
+
+    def remember(self, reads: Reads) -> str:
+        """Store what one render read; return the key for its manifest entry."""
+        catalogs = {}
+        for name, entries in sorted(reads.entries.items()):
+            ids = sorted(entries)
+            ids_key = _list_key(ids)
+            self.ids[ids_key] = ids
+            catalogs[self._name(name)] = {
+                "sha": reads.catalogs.get(name),
+                "ids": ids_key,
+                "digest": _entries_digest(ids, entries),
+            }
+        record = {
+            "code": code_digest(),
+            "files": {self._name(n): sha for n, sha in sorted(reads.files.items())},
+            "catalogs": catalogs,
+        }
+        key = _key(record)
+        if key not in self.deps:
+            self.deps[key] = record
+            self.changed = True
+        self._checked[key] = True
+        return key
+
+    def save(self, manifest: dict[str, dict]) -> None:
+        """Keep the records the manifest still names (other shards and languages included), and what they need."""
+        keep = {e.get("fingerprint") for e in manifest.values()}
+        deps = {k: v for k, v in self.deps.items() if k in keep}
+        ids = {c["ids"] for r in deps.values() for c in r.get("catalogs", {}).values()}
+        if not self.changed and len(deps) == len(self.deps):
+            return
+        body = {
+            "format": CACHE_FORMAT,
+            "deps": deps,
+            "ids": {k: v for k, v in self.ids.items() if k in ids},
+            "catalogs": {k: v for k, v in self.maps.items() if k in self._used_maps},
+        }
+        try:
+            write_atomic(self.path, json.dumps(body, separators=(",", ":")).encode())
+        except OSError as e:
+            self.warnings.append(f"{self.path}: cannot save the build cache ({e.strerror}): the next build redoes all")
+
+    # -- paths: relative to the project or the package, so a moved project or a reinstall stays up to date ----------
+
+    def _name(self, path: str) -> str:
+        p = Path(path)
+        for prefix, root in (("project:", self.project.root), ("leafgen:", PACKAGE)):
+            if p.is_relative_to(root):
+                return prefix + p.relative_to(root).as_posix()
+        return path
+
+    def _path(self, name: str) -> Path:
+        if name.startswith("project:"):
+            return self.project.root / name.removeprefix("project:")
+        if name.startswith("leafgen:"):
+            return PACKAGE / name.removeprefix("leafgen:")
+        return Path(name)
 
 
-def _digest(*parts: object) -> str:
-    return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()
+def _key(record: dict) -> str:
+    return digest(json.dumps(record, sort_keys=True, separators=(",", ":")))
 
 
-def _yaml_strings(path: Path) -> list[str]:
-    """Hashes of every string value in a YAML source: a superset of its translatable units.
-
-    Cheaper than validating the leaflet (libyaml, no line tracking) and safe: a string that is not a unit
-    only adds a catalog lookup that finds nothing. tests/test_batch.py checks units ⊆ strings.
-    """
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    found: set[str] = set()
-    todo = [yaml.load(path.read_bytes(), Loader=loader)]
-    while todo:
-        value = todo.pop()
-        if isinstance(value, str):
-            found.add(_h(value))
-        elif isinstance(value, dict):
-            todo += value.values()
-        elif isinstance(value, list):
-            todo += value
-    return sorted(found)
+def _list_key(ids: list[str]) -> str:
+    return digest(",".join(ids))
 
 
-def _template_refs(project: Project, path: Path) -> list[str | None]:
-    try:
-        ast = environment(project.templates_dir).parse(path.read_text(encoding="utf-8"))
-    except jinja2.TemplateSyntaxError:
-        return [None]  # the render reports the error; depend on everything meanwhile
-    return sorted(meta.find_referenced_templates(ast), key=lambda r: r or "")
+def _entries_digest(ids: list[str], entries: dict[str, str]) -> str:
+    return digest(",".join(f"{i}={entries.get(i, _MISSING)}" for i in ids))
 
 
-def _template_msgids(path: Path) -> list[str]:
-    out: set[str] = set()
-    with path.open("rb") as f:
-        for _line, msg, _comments, _ctx in extract("jinja2.ext:babel_extract", f, options=JINJA_OPTIONS):
-            out.update(_h(m) for m in (msg if isinstance(msg, tuple) else (msg,)) if m)
-    return sorted(out)
-
-
-def _catalog_entries(path: Path) -> dict[str, str]:
-    catalog = read_po(io.BytesIO(path.read_bytes()), abort_invalid=True)
+def _entry_digests(catalog: Any) -> dict[str, str]:
+    """What Translator would record for each msgid of a catalog (as `catalog.get(msgid)` finds it)."""
     out: dict[str, str] = {}
     for m in catalog:
-        if m.id:
+        if m.id and m.context is None:
             msgid = m.id if isinstance(m.id, str) else m.id[0]
-            out[_h(msgid)] = _h(json.dumps([m.string, m.fuzzy]))
+            out[digest(msgid)] = digest(repr((m.string, m.fuzzy)))
     return out
-
-
-def fingerprint(project: Project, job) -> str:  # noqa: ANN001
-    """Hash of every input a PDF depends on: change one and only the PDFs that use it rebuild."""
-    return Fingerprints(project)(job)
-
-
-def read_cache(out_dir: Path) -> dict[str, Any]:
-    try:
-        cache = json.loads((out_dir / CACHE).read_text(encoding="utf-8"))
-        return cache if isinstance(cache, dict) and cache.get("format") == CACHE_FORMAT else {}
-    except (OSError, ValueError):
-        return {}

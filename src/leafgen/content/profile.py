@@ -9,7 +9,7 @@ from typing import Any
 
 from leafgen.content.sources import LDict, load_yaml
 from leafgen.errors import ErrorList, LeafgenError, SourceError
-from leafgen.project import PAPERS, Project
+from leafgen.project import PAPERS, Project, record
 
 # Neutral defaults: a clinic that has not written clinic.yaml still gets a sensible header.
 CLINIC_DEFAULTS: dict[str, str] = {
@@ -36,6 +36,7 @@ def _version(path: Path) -> tuple[int, int]:
 
 def clinic(project: Project) -> dict[str, str]:
     """The clinic profile with defaults filled in; a missing clinic.yaml means all defaults."""
+    record(project.clinic_path)  # the parse is cached: record the use
     return _clinic(project.clinic_path, _version(project.clinic_path))
 
 
@@ -75,6 +76,7 @@ def _clinic(path: Path, _version: tuple[int, int]) -> dict[str, str]:
 
 def theme(project: Project) -> dict[str, Any]:
     """Sizes, margins and colours for standard and large print."""
+    record(project.theme_path)
     return _theme(project.theme_path, _version(project.theme_path))
 
 

@@ -9,6 +9,7 @@ import yaml
 
 from leafgen.content import characters
 from leafgen.errors import SourceError
+from leafgen.project import record
 
 # Far beyond any leaflet (the shipped ones are under 20 KB, their longest paragraph under 1,000 characters),
 # and small enough that rendering stays within seconds: layout time grows faster than the text.
@@ -124,23 +125,30 @@ def _refuse_anchors(text: str, path: Path) -> None:
         loader.dispose()
 
 
-def read_text(path: Path) -> str:
-    """A source file's text: UTF-8, of a sane size, holding no character that would print wrong."""
+def read_source(path: Path) -> bytes:
+    """A source file's bytes, of a sane size, recorded as an input of the current render."""
+    record(path)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise SourceError(
                 f"file of {size:,} bytes is far beyond any leaflet (limit {MAX_FILE_BYTES:,}): split it", path
             )
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise SourceError("file not found", path) from None
     except IsADirectoryError:
         raise SourceError("is a folder, not a file", path) from None
-    except UnicodeDecodeError as e:
-        raise SourceError(f"not UTF-8 text ({e.reason} at byte {e.start})", path) from None
     except OSError as e:
         raise SourceError(f"cannot read: {e.strerror}", path) from None
+
+
+def decode_source(path: Path, data: bytes) -> str:
+    """A source file's text: UTF-8, holding no character that would print wrong."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SourceError(f"not UTF-8 text ({e.reason} at byte {e.start})", path) from None
     text = text.removeprefix("\ufeff")  # a byte-order mark from a Windows editor is harmless at the start
     bad = characters.first_forbidden(text)
     if bad >= 0:
@@ -149,9 +157,14 @@ def read_text(path: Path) -> str:
     return text
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse one YAML file, turning any syntax error into a one-line path:line message."""
-    text = read_text(path)
+def read_text(path: Path) -> str:
+    """A source file's text, checked (see read_source and decode_source)."""
+    return decode_source(path, read_source(path))
+
+
+def load_yaml(path: Path, data: bytes | None = None) -> Any:
+    """Parse one YAML file (or its bytes, already read), turning any syntax error into a one-line path:line message."""
+    text = read_text(path) if data is None else decode_source(path, data)
     _refuse_anchors(text, path)
     loader = _Loader(text)
     loader.name = str(path)

@@ -13,7 +13,7 @@ from babel.messages.pofile import PoFileError, read_po
 from leafgen.content import characters
 from leafgen.content.sources import MAX_TEXT_CHARS
 from leafgen.errors import CatalogError, ErrorList, TranslationError
-from leafgen.project import SOURCE_LANG, Project
+from leafgen.project import SOURCE_LANG, Project, record_entries
 
 DOMAIN = "messages"
 # Both styles appear: %(name)s in template strings, {name} in hand-written units.
@@ -159,14 +159,19 @@ def _read_catalog(path: Path, mtime_ns: int, size: int) -> Any:
     return catalog
 
 
+def read_catalog(path: Path) -> Any:
+    """The parsed catalog at path (cached per version of the file); a broken one is a CatalogError."""
+    st = path.stat()
+    return _read_catalog(path, st.st_mtime_ns, st.st_size)
+
+
 def load_catalog(project: Project, lang: str) -> Any:
     """The Babel catalog for a language; an unknown language is a user error listing the known ones."""
     path = catalog_path(project, lang)
     if not path.is_file():
         known = ", ".join(project.languages())
         raise CatalogError(f"unknown language {lang!r} (shipped: {known})", project.translations_dir)
-    st = path.stat()
-    return _read_catalog(path, st.st_mtime_ns, st.st_size)
+    return read_catalog(path)
 
 
 def review_status(catalog: Any) -> str:
@@ -197,6 +202,8 @@ class Translator:
         if self.catalog is None or not msgid:
             return msgid
         msg = self.catalog.get(msgid)
+        if self.path is not None:  # builds fingerprint a PDF by the entries it used
+            record_entries(self.path, [(msgid, None if msg is None else (msg.string, msg.fuzzy))])
         short = " ".join(msgid.split())[:60]
         if msg is None or not msg.string:
             self.missing.append(f"{where}: untranslated: {short!r}")

@@ -14,7 +14,7 @@ from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import LeafgenError, SourceError
 from leafgen.i18n.catalogs import Translator, translator
 from leafgen.i18n.locales import format_date
-from leafgen.project import Project
+from leafgen.project import Project, Reads, recording
 from leafgen.render.job import Job, check_job
 from leafgen.render.layout import layout
 from leafgen.render.pdf import write_pdf
@@ -75,6 +75,7 @@ class Rendered:
     pages: int
     title: str  # translated leaflet title, for file names and email subjects
     fallback: bool  # some units are in English, and every page says so
+    reads: Reads  # every input this render read: files by content, catalog entries by value
 
 
 def translate(leaflet: Leaflet, disclaimer: Disclaimer, tr: Translator) -> tuple[Leaflet, Disclaimer]:
@@ -106,7 +107,18 @@ def render_job(
 ) -> Rendered:
     """Make one PDF in memory; raise a LeafgenError instead of producing anything half-done.
 
-    Without `personal` the PDF is the one `leafgen build` writes, byte for byte."""
+    Without `personal` the PDF is the one `leafgen build` writes, byte for byte. Every input is recorded
+    where it is read (project files, templates as Jinja loads them, catalog entries as they are looked up,
+    font files), so builds know what a PDF depends on without a list here.
+    """
+    with recording() as reads:
+        pdf, pages, title, fallback = _render(project, job, allow_fallback, personal)
+    return Rendered(job, pdf, pages, title, fallback, reads)
+
+
+def _render(
+    project: Project, job: Job, allow_fallback: bool, personal: Personal | None
+) -> tuple[bytes, int, str, bool]:
     check_job(job)
     person = _personal_context(personal, job)
     leaflet, _warnings = load_leaflet(project.leaflet_path(job.leaflet))
@@ -153,4 +165,4 @@ def render_job(
             f"or reduce sizes in {project.theme_path.name}",
             leaflet.path,
         ) from None
-    return Rendered(job, pdf, pages, t_leaflet.title, tr.incomplete)
+    return pdf, pages, t_leaflet.title, tr.incomplete

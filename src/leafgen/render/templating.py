@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from leafgen.errors import TemplateError
 from leafgen.i18n.catalogs import Translator
-
+from leafgen.project import record
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates in Jinja's per-user temp folder, keyed by source checksum, so never stale:
@@ -49,6 +49,15 @@ class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
             return False
         return bool(super().is_safe_attribute(obj, attr, value))
 
+    templates_dir: Path
+
+    # Every template a render loads, imports or includes is recorded as an input (builds rebuild what it
+    # changes), even when Jinja serves it from its cache: get_template, select_template and every
+    # {% import/include/extends %} go through _load_template at render time, where that cache lookup lives.
+    def _load_template(self, name: str, globals: Any) -> jinja2.Template:  # noqa: A002 - Jinja's signature
+        record(self.templates_dir / name)
+        return super()._load_template(name, globals)
+
 
 @lru_cache(maxsize=8)
 def environment(templates_dir: Path) -> jinja2.Environment:
@@ -67,6 +76,7 @@ def environment(templates_dir: Path) -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     del env.globals["lipsum"]  # 100,000 paragraphs of filler on request: nothing a leaflet needs
+    env.templates_dir = templates_dir
     # Sets newstyle semantics for {% trans %}; the real callables come per render, in the context.
     # The globals refuse: a string reaching them (say, a macro imported without context) would
     # escape both the translation and the gate.

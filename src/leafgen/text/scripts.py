@@ -14,6 +14,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from leafgen.errors import FontError
+from leafgen.project import record
 
 FONT_DIR = Path(__file__).parent / "fonts"
 TABLE_PATH = Path(__file__).parent / "scripts.toml"
@@ -173,6 +174,7 @@ def script_for(lang: str) -> Script:
     name = TABLE.languages.get(code) or TABLE.languages.get(primary) or "latin"
     script = TABLE.scripts[name]
     register_script(script)
+    record(*script.font_files)  # builds rebuild a language's PDFs when its fonts change
     return script
 
 
