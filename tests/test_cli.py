@@ -204,3 +204,157 @@ def test_macro_imported_without_context_is_refused(project, tmp_path, capsys):
     out = tmp_path / "out"
     code, _, err = build_in(project, out, "--lang", "en", "--kind", "handout", capsys=capsys)
     assert_failed_cleanly(code, err, out, "outside the render context")
+
+
+# --- arguments a user can get wrong (issue 10, defects 9 and 13) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lang", ""], "--lang: expected a comma-separated list, not ''"),
+        (["--paper", ","], "--paper: expected a comma-separated list, not ','"),
+        (["--kind", " , "], "--kind: expected a comma-separated list"),
+        (["--jobs", "0"], "--jobs/-j: must be at least 1, not 0"),
+        (["--jobs", "-1"], "--jobs/-j: must be at least 1, not -1"),
+        (["--jobs", "many"], "--jobs/-j: expected a whole number, not 'many'"),
+    ],
+)
+def test_empty_or_impossible_arguments_are_refused(project, tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", "--project", str(project.root), "--out", str(out), *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_fillable_handout_is_refused(project, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = build_in(project, out, "--lang", "en", "--kind", "handout", "--fillable", capsys=capsys)
+    assert_failed_cleanly(code, err, out, "only the checklist has a fillable variant")
+
+
+def test_out_naming_a_file_is_one_line(project, tmp_path, capsys):
+    out = tmp_path / "out.txt"
+    out.write_text("not a folder")
+    code, _, err = build_in(project, out, "--lang", "en", capsys=capsys)
+    assert code == 1 and err == f"leafgen: error: {out}: the output folder is a file, not a folder\n"
+    assert out.read_text() == "not a folder"
+
+
+def test_out_that_cannot_be_created_is_one_line(project, capsys):
+    out = Path("/proc/leafgen-out")  # a folder nobody may create, whoever runs the tests (root included)
+    code, _, err = build_in(project, out, "--lang", "en", capsys=capsys)
+    assert code == 1 and err.startswith(f"leafgen: error: {out}: cannot create the output folder: ")
+    assert len(err.splitlines()) == 1
+
+
+def test_read_only_out_folder_is_one_line(project, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    if os.access(out, os.W_OK):  # root may write anywhere: ask as a normal user would be answered
+        monkeypatch.setattr(os, "access", lambda path, mode: False)
+    code, _, err = build_in(project, out, "--lang", "en", capsys=capsys)
+    assert code == 1 and err == f"leafgen: error: {out}: the output folder is not writable\n"
+
+
+@pytest.mark.parametrize("locale", ["de de", "../../x", "de/../../x", "x", "zz_QQQQQQQQQ", ""])
+def test_i18n_init_refuses_what_is_not_a_locale(project, capsys, locale):
+    before = sorted(p.name for p in project.translations_dir.iterdir())
+    code, _, err = run("i18n", "init", "--project", str(project.root), "-l", locale, capsys=capsys)
+    assert code == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert "locale" in err.lower()
+    assert sorted(p.name for p in project.translations_dir.iterdir()) == before
+    assert not (project.root.parent / "x").exists()
+
+
+def test_each_leaflet_error_is_reported_once(project, tmp_path, capsys):
+    """One typo gave 72 identical lines in an a4,letter build (once per job)."""
+    path = project.leaflet_path(LEAFLET)
+    path.write_text(path.read_text().replace("status: draft", "status: final"))
+    out = tmp_path / "out"
+    code, stdout, err = build_in(project, out, "--paper", "a4,letter", capsys=capsys)
+    assert code == 1 and "status must be one of draft, approved, not 'final'" in err
+    assert len(err.splitlines()) == 1, err
+    jobs = 2 * 2 * len(project.languages())
+    assert f"0 built, 0 skipped, 0 refused, {jobs} failed" in stdout
+
+
+# --- validate once (issue 9, defect 4) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["list"], ["check"], ["i18n", "status"]])
+def test_each_leaflet_is_validated_once_not_once_per_language(project, capsys, monkeypatch, command):
+    import leafgen.content.schema as schema
+
+    parsed = []
+    real = schema.load_yaml
+
+    def counting(path, *a):  # noqa: ANN001, ANN002
+        if Path(path).name == f"{LEAFLET}.yaml":
+            parsed.append(path)
+        return real(path, *a)
+
+    monkeypatch.setattr(schema, "load_yaml", counting)
+    # A fresh copy of the file (content the process has not seen), so no earlier test's parse is reused.
+    path = project.leaflet_path(LEAFLET)
+    path.write_text(path.read_text() + f"# {command}\n")
+    run(*command, "--project", str(project.root), capsys=capsys)
+    assert len(parsed) == 1, f"{len(parsed)} parses for {len(project.languages())} languages"
+
+
+# --- bugs are not user errors (issue 9, defect 3) -------------------------------------------------------------------
+
+
+def test_a_bug_says_it_is_one_and_debug_shows_the_traceback(capsys, monkeypatch):
+    import leafgen.api
+
+    def broken(project):  # noqa: ANN001
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(leafgen.api, "leaflets", broken)
+    monkeypatch.delenv("LEAFGEN_DEBUG", raising=False)
+    code, _, err = run("list", "--project", str(ROOT), capsys=capsys)
+    assert code == 1 and "Traceback" not in err
+    assert err.splitlines() == [
+        "leafgen: internal error: ZeroDivisionError: simulated bug",
+        "leafgen: this is a bug in leafgen; run with --debug (or LEAFGEN_DEBUG=1) to see the traceback",
+    ]
+    code, _, err = run("--debug", "list", "--project", str(ROOT), capsys=capsys)
+    assert code == 1 and "Traceback (most recent call last)" in err and "simulated bug" in err
+    monkeypatch.setenv("LEAFGEN_DEBUG", "1")
+    code, _, err = run("list", "--project", str(ROOT), capsys=capsys)
+    assert "Traceback (most recent call last)" in err
+
+
+# --- check finds what build would hit (issue 10, defect 7) ---------------------------------------------------------
+
+
+def _unknown_layout_tag(project) -> str:  # noqa: ANN001
+    path = project.templates_dir / "checklist.xml.j2"
+    path.write_text(path.read_text().replace("<fields>", "<blink/><fields>"))
+    return "unknown layout element <blink>"
+
+
+def _glyph_no_font_has(project) -> str:  # noqa: ANN001
+    project.clinic_path.write_text("name: Riverside 𐌰 Clinic\nphone: 01234 567890\n", encoding="utf-8")
+    return "𐌰"
+
+
+def _stale_translation(project) -> str:  # noqa: ANN001
+    edit_catalog(project, "es", lambda c: setattr(c["Symptoms"], "string", ""))
+    return "untranslated: 'Symptoms'"
+
+
+@pytest.mark.parametrize("breakage", [_unknown_layout_tag, _glyph_no_font_has, _stale_translation])
+def test_check_fails_wherever_build_would(project, tmp_path, capsys, breakage):
+    needle = breakage(project)
+    code, _, err = build_in(project, tmp_path / "out", "--paper", "a4,letter", capsys=capsys)
+    assert code == 1 and needle in err, err  # build hits it...
+    code, out, err = run("check", "--project", str(project.root), "--jobs", "1", capsys=capsys)
+    assert code == 1 and needle in err, err  # ...and so does check, without writing a PDF
+    lines = err.splitlines()
+    assert len(lines) == len(set(lines))  # each problem once, not once per paper and print size
+    assert not (project.root / "out").exists()

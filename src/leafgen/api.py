@@ -4,38 +4,53 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel import Locale
 
-from leafgen.content.profile import clinic
-from leafgen.content.schema import load_leaflet
-from leafgen.errors import LeafgenError
+from leafgen.build.executor import build as _build
+from leafgen.build.executor import dry_run
+from leafgen.build.plan import plan, shard
+from leafgen.content.profile import clinic, theme
+from leafgen.content.readability import GRADE_CEILING, reading_level
+from leafgen.content.schema import load_disclaimer, load_leaflet
+from leafgen.errors import ErrorList, LeafgenError
 from leafgen.i18n.catalogs import UNREVIEWED, translator
+from leafgen.i18n.extract import expected_units
 from leafgen.i18n.locales import bcp47, language_name
-from leafgen.i18n.status import status
+from leafgen.i18n.status import Status, check_catalog, status
 from leafgen.mail.recipients import single
 from leafgen.mail.send import Outcome, journal_path, send_one
 from leafgen.mail.smtp import load_config
-from leafgen.project import SOURCE_LANG, find_project
+from leafgen.project import KINDS, PAPERS, SOURCE_LANG, Project, find_project
 from leafgen.render.job import Job
 from leafgen.render.pipeline import Personal, PersonalDataError, Rendered, render_job
+from leafgen.render.templating import check_templates
+from leafgen.results import Outcome as BuildOutcome
+from leafgen.results import Summary
 from leafgen.text.scripts import script_for
 
 __all__ = [
+    "BuildOutcome",
+    "CheckResult",
     "LanguageInfo",
     "LeafletInfo",
     "Outcome",
     "Personal",
     "PersonalDataError",
     "Rendered",
+    "Summary",
+    "build",
     "catalogue",
+    "check",
     "clinic_profile",
     "email",
     "email_is_dry_run",
+    "jobs",
     "languages",
+    "leaflets",
     "project_root",
     "render",
     "render_document",
@@ -50,13 +65,13 @@ def render(
     *,
     large_print: bool = False,
     fillable: bool = False,
-    project: str | Path | None = None,
+    project: str | Path | Project | None = None,
     allow_fallback: bool = False,
     personal: Personal | None = None,
 ) -> bytes:
     """The PDF bytes of one leaflet in one language, kind and paper (personalised for one patient if asked)."""
     job = Job(leaflet, lang, kind, paper, large_print, fillable)
-    return render_job(find_project(project), job, allow_fallback=allow_fallback, personal=personal).pdf
+    return render_job(_project(project), job, allow_fallback=allow_fallback, personal=personal).pdf
 
 
 def email(
@@ -118,11 +133,16 @@ class LanguageInfo:
     review: str  # what the catalog says about its review
     gaps: int  # units not ready (untranslated, fuzzy, placeholder mismatch)
     error: str = ""  # the catalog cannot be read: nothing can be printed in this language until it is fixed
+    status: Status | None = None  # counts and the units not ready (None for the source language)
+
+    @property
+    def source(self) -> bool:
+        return self.code == SOURCE_LANG
 
 
-def catalogue(project: str | Path | None = None) -> list[LeafletInfo]:
+def catalogue(project: str | Path | Project | None = None) -> list[LeafletInfo]:
     """Every leaflet with its document control and its text in each shipped language (for search)."""
-    proj = find_project(project)
+    proj = _project(project)
     out = []
     langs = proj.languages()
     trs = {}
@@ -146,10 +166,17 @@ def catalogue(project: str | Path | None = None) -> list[LeafletInfo]:
     return out
 
 
-def languages(project: str | Path | None = None) -> list[LanguageInfo]:
-    """Every shipped language: own name, direction, and whether its translation is complete and reviewed."""
-    proj = find_project(project)
+leaflets = catalogue  # the name the CLI uses: `leafgen list`
+
+
+def languages(project: str | Path | Project | None = None) -> list[LanguageInfo]:
+    """Every shipped language: own name, direction, and whether its translation is complete and reviewed.
+
+    What a complete catalog must hold is worked out once, not once per language (each leaflet validated once).
+    """
+    proj = _project(project)
     english = Locale.parse("en")
+    expected: dict[str, str] | None = None
     out = []
     for lang in proj.languages():
         direction = "rtl" if script_for(lang).rtl else "ltr"
@@ -159,13 +186,16 @@ def languages(project: str | Path | None = None) -> list[LanguageInfo]:
             out.append(LanguageInfo(lang, bcp47(lang), own, en_name, direction, True, True, "source language", 0))
             continue
         try:
-            st = status(proj, lang)
+            expected = expected_units(proj) if expected is None else expected
+            st = status(proj, lang, expected)
         except LeafgenError as e:  # one broken catalog must not hide every other language
             out.append(LanguageInfo(lang, bcp47(lang), own, en_name, direction, False, False, UNREVIEWED, 0, str(e)))
             continue
         reviewed = st.review != UNREVIEWED and not st.review.lower().startswith("not ")
         out.append(
-            LanguageInfo(lang, bcp47(lang), own, en_name, direction, st.complete, reviewed, st.review, len(st.gaps))
+            LanguageInfo(
+                lang, bcp47(lang), own, en_name, direction, st.complete, reviewed, st.review, len(st.gaps), "", st
+            )
         )
     return out
 
@@ -198,6 +228,148 @@ def clinic_profile(project: str | Path | None = None) -> dict[str, str]:
     return clinic(find_project(project))
 
 
+def _project(project: str | Path | Project | None) -> Project:
+    return project if isinstance(project, Project) else find_project(project)
+
+
 def project_root(project: str | Path | None = None) -> Path:
     """The folder a command works on: the given one, else the current one, else the shipped content."""
     return find_project(project).root
+
+
+# --- builds and checks: what `leafgen build` and `leafgen check` do, as results ------------------------------------
+
+
+@dataclass
+class CheckResult:
+    """What `check` found: errors (each one line naming its file) would stop a build; warnings would not."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reading: list[tuple[str, float, float]] = field(default_factory=list)  # leaflet id, grade, ease
+    leaflets: int = 0
+    languages: int = 0
+    rendered: int = 0  # PDFs rendered in memory
+    grade_ceiling: float = GRADE_CEILING
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def jobs(
+    project: Project,
+    leaflets: Iterable[str] | None = None,
+    langs: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None,
+    papers: Iterable[str] | None = None,
+    *,
+    large_print: bool = False,
+    fillable: bool = False,
+    shard_spec: str | None = None,
+) -> list[Job]:
+    """The jobs of a batch; None means every leaflet, every language, both kinds, the clinic's paper."""
+    leaflets = list(leaflets) if leaflets is not None else [p.stem for p in project.leaflet_paths()]
+    langs = list(langs) if langs is not None else project.languages()
+    kinds = list(kinds) if kinds is not None else list(KINDS)
+    papers = list(papers) if papers is not None else [clinic(project)["default_paper"]]
+    shipped = project.languages()
+    for what, values in (("leaflet", leaflets), ("language", langs), ("kind", kinds), ("paper", papers)):
+        if not values:
+            raise LeafgenError(f"no {what} given")
+    for lang in langs:
+        if lang not in shipped:
+            raise LeafgenError(f"unknown language {lang!r} (shipped: {', '.join(shipped)})", project.translations_dir)
+    if fillable and "checklist" not in kinds:
+        raise LeafgenError("only the checklist has a fillable variant: add --kind checklist")
+    planned = plan(project, leaflets, langs, kinds, papers, large_print, fillable)
+    return shard(planned, shard_spec) if shard_spec else planned
+
+
+def build(
+    project: Project,
+    jobs: list[Job],
+    out_dir: str | Path,
+    *,
+    allow_fallback: bool = False,
+    force: bool = False,
+    workers: int = 1,
+    on_done: Callable[[BuildOutcome], None] | None = None,
+    start_method: str | None = None,
+) -> Summary:
+    """Build what is out of date into out_dir; on_done sees each outcome as it happens (for progress)."""
+    return _build(
+        project,
+        jobs,
+        Path(out_dir),
+        allow_fallback=allow_fallback,
+        force=force,
+        workers=workers,
+        on_done=on_done,
+        start_method=start_method,
+    )
+
+
+def check(project: Project, *, allow_fallback: bool = False, workers: int = 1) -> CheckResult:
+    """Every error a build of this project would hit, found without writing a PDF.
+
+    Validates each source once, then renders every leaflet in every language, kind, paper and print size
+    (and the fillable checklist) in memory, so faults that only layout or the translation gate find
+    (a glyph no font has, a broken theme value, an unknown layout tag, a stale translation) are found here.
+    """
+    result = CheckResult(languages=len(project.languages()))
+    seen: set[str] = set()
+
+    def error(e: LeafgenError) -> None:
+        for line in str(e).splitlines():
+            if line not in seen:
+                seen.add(line)
+                result.errors.append(line)
+
+    def attempt(fn: Callable[..., object], *args: object) -> object:
+        try:
+            return fn(*args)
+        except ErrorList as e:
+            for x in e.errors:
+                error(x)
+        except LeafgenError as e:
+            error(e)
+        return None
+
+    valid: list[str] = []
+    paths = project.leaflet_paths()
+    result.leaflets = len(paths)
+    for path in paths:
+        loaded = attempt(load_leaflet, path)
+        if not isinstance(loaded, tuple):
+            continue
+        leaflet, warnings = loaded
+        valid.append(leaflet.id)
+        result.warnings.extend(warnings)
+        grade, ease = reading_level(leaflet)
+        result.reading.append((leaflet.id, grade, ease))
+        if grade > GRADE_CEILING:
+            result.warnings.append(f"{path}: reading grade {grade:.1f} is above {GRADE_CEILING:g}")
+    shared_ok = all(
+        attempt(fn, arg) is not None
+        for fn, arg in ((load_disclaimer, project.disclaimer_path), (clinic, project), (theme, project))
+    )
+    attempt(check_templates, project.templates_dir)
+    for lang in project.languages()[1:]:
+        attempt(check_catalog, project, lang)
+    if valid and shared_ok:
+        langs = project.languages()
+        everything = plan(project, valid, langs, KINDS, PAPERS) + plan(
+            project, valid, langs, KINDS, PAPERS, large_print=True
+        )
+        everything += plan(project, valid, langs, ["checklist"], PAPERS, fillable=True)
+        for outcome in dry_run(project, everything, allow_fallback=allow_fallback, workers=workers):
+            result.rendered += 1
+            if outcome.bug:
+                raise RuntimeError(f"{outcome.error}\n{outcome.trace}")
+            if outcome.error:
+                for line in outcome.error.splitlines():
+                    if line not in seen:
+                        seen.add(line)
+                        result.errors.append(line)
+    return result

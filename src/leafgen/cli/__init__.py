@@ -5,14 +5,35 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from typing import TextIO
 
-KINDS = ("handout", "checklist")
-PAPERS = ("a4", "letter")
+from leafgen import __version__
+from leafgen.errors import LeafgenError
+from leafgen.project import KINDS, PAPERS
 
 
 def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+    """A comma-separated list; an empty one (`--paper ,`) is a mistake, not a request for the default."""
+    values = [v.strip() for v in value.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, not {value!r}")
+    return values
+
+
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def _debug(argv: list[str] | None) -> bool:
+    args = sys.argv[1:] if argv is None else argv
+    return "--debug" in args or os.environ.get("LEAFGEN_DEBUG", "") not in ("", "0")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,11 +42,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Print-ready, translated patient leaflets: handouts and checklists as PDF.",
         epilog="Run 'leafgen COMMAND --help' for a command's options.",
     )
-    p.add_argument("--version", action="version", version=f"leafgen {_version()}")
+    p.add_argument("--version", action="version", version=f"leafgen {__version__}")
+    p.add_argument(
+        "--debug", action="store_true", help="show the traceback of an internal error (also: LEAFGEN_DEBUG=1)"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         sp.add_argument(
             "--project",
             metavar="DIR",
@@ -37,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     b = command("build", "Build PDFs for leaflets in every language, kind and paper asked for.")
     b.add_argument("leaflets", nargs="*", metavar="LEAFLET_ID", help="leaflets to build (default: all)")
     b.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out)")
-    b.add_argument("--lang", default="all", metavar="CODES", help="comma-separated languages, or 'all' (default)")
+    b.add_argument(
+        "--lang", default=None, type=_csv, metavar="CODES", help="comma-separated languages, or 'all' (default)"
+    )
     b.add_argument(
         "--kind", default=",".join(KINDS), type=_csv, metavar="KINDS", help="handout,checklist (default: both)"
     )
@@ -52,17 +79,23 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--jobs",
         "-j",
-        type=int,
+        type=_jobs,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="parallel workers (default: number of cores)",
+        help="parallel workers, at most one per PDF to build (default: number of cores)",
     )
     b.add_argument("--force", action="store_true", help="rebuild even PDFs whose inputs have not changed")
     b.add_argument("--shard", metavar="K/N", help="build only the K-th of N disjoint slices of the work")
 
     lst = command("list", "List leaflets and languages with their status.")
     lst.set_defaults()
-    command("check", "Validate every leaflet, template, theme and catalog without building; report reading level.")
+    c = command(
+        "check",
+        "Find every error a build would hit without writing a PDF: validate every source and catalog, then "
+        "render every leaflet in every language, kind, paper and print size in memory; report reading level.",
+    )
+    c.add_argument("--allow-fallback", action="store_true", help="accept incomplete translations, as build would")
+    c.add_argument("--jobs", "-j", type=_jobs, default=os.cpu_count() or 1, metavar="N", help="parallel workers")
 
     i = command("i18n", "Translation workflow: extract, init, update, compile, status.")
     i.add_argument("action", choices=("extract", "init", "update", "compile", "status"))
@@ -223,19 +256,13 @@ Nothing on the console names a patient: addresses and server replies are in --re
 """
 
 
-def _version() -> str:
-    from leafgen import __version__
-
-    return __version__
-
-
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run one command; user errors print one line each and exit 1, never a traceback."""
+    """Run one command; user errors print one line each and exit 1; a bug says so (traceback with --debug)."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     args = _parser().parse_args(argv)
-    from leafgen.errors import LeafgenError
-
+    args.debug = debug = _debug(argv)
     try:
+        # Imported here, after argument parsing, so `leafgen --help` does not load ReportLab (~0.2 s).
         from leafgen.cli.commands import COMMANDS
 
         return COMMANDS[args.command](args, out, err)
@@ -249,3 +276,15 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         # As the Python docs advise: point stdout at devnull so the flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as e:  # a bug in leafgen, not a mistake of the user's: say so, and how to see more
+        if debug:
+            traceback.print_exc(file=err)
+        print(f"leafgen: internal error: {type(e).__name__}: {e}", file=err)
+        print(internal_error_hint(debug), file=err)
+        return 1
+
+
+def internal_error_hint(debug: bool) -> str:
+    if debug:
+        return "leafgen: this is a bug in leafgen; please report it with the traceback above"
+    return "leafgen: this is a bug in leafgen; run with --debug (or LEAFGEN_DEBUG=1) to see the traceback"

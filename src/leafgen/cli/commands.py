@@ -1,168 +1,199 @@
-"""What each `leafgen` command does, given parsed arguments; imported only after --help is handled."""
+"""What each `leafgen` command does, given parsed arguments: call leafgen.api, print what it returns.
+
+Imported only after --help is handled (it loads the whole pipeline).
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from leafgen.build.executor import Outcome, build
+from babel import Locale, UnknownLocaleError
+from tqdm import tqdm
+
+from leafgen import api
 from leafgen.build.manifest import manifest_file, merge_manifests, write_manifest
-from leafgen.build.plan import plan, shard
-from leafgen.content.profile import clinic, theme
-from leafgen.content.readability import GRADE_CEILING, reading_level
-from leafgen.content.schema import load_disclaimer, load_leaflet
-from leafgen.errors import ErrorList, LeafgenError
-from leafgen.i18n.catalogs import catalog_path
+from leafgen.cli import internal_error_hint
+from leafgen.content.readability import GRADE_CEILING
+from leafgen.errors import LeafgenError
 from leafgen.i18n.extract import run_pybabel
-from leafgen.i18n.locales import language_name
-from leafgen.i18n.status import check_catalog, status
 from leafgen.project import SOURCE_LANG, Project, find_project
-from leafgen.render.templating import check_templates
+from leafgen.results import Outcome
 
 
 def _project(args: argparse.Namespace) -> Project:
     return find_project(Path(args.project) if args.project else None)
 
 
-def _langs(project: Project, spec: str) -> list[str]:
-    shipped = project.languages()
-    if spec == "all":
-        return shipped
-    langs = [v.strip() for v in spec.split(",") if v.strip()]
-    for lang in langs:
-        if lang not in shipped:
-            raise LeafgenError(f"unknown language {lang!r} (shipped: {', '.join(shipped)})", project.translations_dir)
-    return langs
+class Printer:
+    """Prints each problem line once: one typo in a leaflet fails every job of it, and says so once."""
 
+    def __init__(self, err: TextIO, debug: bool):
+        self.err = err
+        self.debug = debug
+        self.seen: set[str] = set()
+        self.write = lambda s: print(s, file=err)  # noqa: E731 - swapped for the progress bar's writer
 
-def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    project = _project(args)
-    leaflets = args.leaflets or [p.stem for p in project.leaflet_paths()]
-    papers = args.paper or [clinic(project)["default_paper"]]
-    jobs = plan(project, leaflets, _langs(project, args.lang), args.kind, papers, args.large_print, args.fillable)
-    if args.shard:
-        jobs = shard(jobs, args.shard)
-    out_dir = Path(args.out)
-    bar = _progress(len(jobs), err)
-
-    def on_done(o: Outcome) -> None:
-        if o.error:
-            (bar.write if bar else lambda s: print(s, file=err))(_error_lines(o))
-        if bar:
-            bar.update(1)
-
-    summary = build(
-        project,
-        jobs,
-        out_dir,
-        allow_fallback=args.allow_fallback,
-        force=args.force,
-        workers=max(1, args.jobs),
-        on_done=on_done,
-    )
-    if bar:
-        bar.close()
-    fallback = sum(bool(o.entry and o.entry.get("fallback")) for o in summary.outcomes if o.status == "built")
-    note = f" ({fallback} with English fallback, marked on every page)" if fallback else ""
-    print(f"leafgen: {summary.line()}{note}; manifest: {out_dir / 'manifest.json'}", file=out)
-    return 0 if summary.ok else 1
+    def outcome(self, o: Outcome) -> None:
+        if o.bug:
+            self.write(f"leafgen: internal error: {o.error}")
+            if self.debug:
+                self.write(o.trace.rstrip())
+            return
+        lines = [ln for ln in o.error.splitlines() if ln not in self.seen]
+        self.seen.update(lines)
+        if lines:
+            self.write(_error_lines(o.status, lines))
 
 
 REFUSED_SHOWN = 8  # a language with nothing translated would otherwise print every unit
 
 
-def _error_lines(o: Outcome) -> str:
-    lines = o.error.splitlines()
-    if o.status == "refused" and len(lines) > REFUSED_SHOWN:
+def _error_lines(status: str, lines: list[str]) -> str:
+    if status == "refused" and len(lines) > REFUSED_SHOWN:
         more = len(lines) - REFUSED_SHOWN
         lines = lines[:REFUSED_SHOWN] + [f"... and {more} more (to list them all: leafgen i18n status --verbose)"]
-    return f"leafgen: {o.status}: " + "\n  ".join(lines)
+    return f"leafgen: {status}: " + "\n  ".join(lines)
 
 
-def _progress(total: int, err: TextIO):  # noqa: ANN202 - tqdm or None
+def _progress(total: int, err: TextIO) -> Any:
     """A progress bar for people at a terminal; logs and CI get only the summary line."""
     if total < 2 or not (hasattr(err, "isatty") and err.isatty()):
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, file=err, unit="pdf", leave=False)
+
+
+def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    project = _project(args)
+    langs = None if args.lang is None or args.lang == ["all"] else args.lang
+    jobs = api.jobs(
+        project,
+        args.leaflets or None,
+        langs,
+        args.kind,
+        args.paper,
+        large_print=args.large_print,
+        fillable=args.fillable,
+        shard_spec=args.shard,
+    )
+    out_dir = Path(args.out)
+    bar = _progress(len(jobs), err)
+    printer = Printer(err, args.debug)
+    if bar:
+        printer.write = bar.write
+
+    def on_done(o: Outcome) -> None:
+        if o.error:
+            printer.outcome(o)
+        if bar:
+            bar.update(1)
+
+    try:
+        summary = api.build(
+            project,
+            jobs,
+            out_dir,
+            allow_fallback=args.allow_fallback,
+            force=args.force,
+            workers=args.jobs,
+            on_done=on_done,
+        )
+    finally:
+        if bar:
+            bar.close()
+    for warning in summary.warnings:
+        print(f"leafgen: warning: {warning}", file=err)
+    if summary.removed:
+        print(
+            f"leafgen: removed {len(summary.removed)} earlier PDF(s) whose rebuild was refused or failed, "
+            "so no outdated leaflet stays printable:",
+            file=err,
+        )
+        for rel in summary.removed:
+            print(f"  {out_dir / rel}", file=err)
+    if summary.bugs:
+        print(internal_error_hint(printer.debug), file=err)
+    fallback = sum(bool(o.entry and o.entry.get("fallback")) for o in summary.outcomes if o.status == "built")
+    note = f" ({fallback} with English fallback, marked on every page)" if fallback else ""
+    removed = f", {len(summary.removed)} removed" if summary.removed else ""
+    print(f"leafgen: {summary.line()}{note}{removed}; manifest: {out_dir / 'manifest.json'}", file=out)
+    return 0 if summary.ok else 1
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     project = _project(args)
     print("Leaflets:", file=out)
-    for path in project.leaflet_paths():
-        leaflet, _ = load_leaflet(path)
-        d = leaflet.document
-        print(f"  {leaflet.id}  {leaflet.title!r}  v{d.version} {d.status}, review due {d.review}", file=out)
+    for info in api.leaflets(project):
+        title = info.titles[SOURCE_LANG]
+        print(f"  {info.id}  {title!r}  v{info.version} {info.status}, review due {info.review}", file=out)
     print("Languages:", file=out)
-    for lang in project.languages():
-        if lang == SOURCE_LANG:
-            print(f"  {lang:8} {language_name(lang)}  (source language)", file=out)
-            continue
-        st = status(project, lang)
-        print(f"  {lang:8} {language_name(lang)}  {st.line()}", file=out)
-    return 0
+    broken = 0
+    for lang in api.languages(project):
+        if lang.error:
+            broken += 1
+            print(f"leafgen: error: {lang.error}", file=err)
+        state = "(source language)" if lang.status is None else lang.status.line()
+        print(f"  {lang.code:8} {lang.name}  {'BROKEN CATALOG' if lang.error else state}", file=out)
+    return 1 if broken else 0
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     project = _project(args)
-    errors: list[LeafgenError] = []
-
-    def attempt(fn, *a):  # noqa: ANN001, ANN202
-        try:
-            return fn(*a)
-        except ErrorList as e:
-            errors.extend(e.errors)
-        except LeafgenError as e:
-            errors.append(e)
-        return None
-
-    for path in project.leaflet_paths():
-        result = attempt(load_leaflet, path)
-        if result is None:
-            continue
-        leaflet, warnings = result
-        for w in warnings:
-            print(f"leafgen: warning: {w}", file=err)
-        grade, ease = reading_level(leaflet)
+    result = api.check(project, allow_fallback=args.allow_fallback, workers=args.jobs)
+    for leaflet_id, grade, ease in result.reading:
         flag = f"  (above grade {GRADE_CEILING:g}: simplify)" if grade > GRADE_CEILING else ""
-        print(f"{leaflet.id}: reading grade {grade:.1f}, reading ease {ease:.1f}{flag}", file=out)
-        if grade > GRADE_CEILING:
-            print(f"leafgen: warning: {path}: reading grade {grade:.1f} is above {GRADE_CEILING:g}", file=err)
-    attempt(load_disclaimer, project.disclaimer_path)
-    attempt(clinic, project)
-    attempt(theme, project)
-    attempt(check_templates, project.templates_dir)
-    for lang in project.languages()[1:]:
-        before = len(errors)
-        attempt(check_catalog, project, lang)
-        if len(errors) == before:
-            st = status(project, lang)
-            if not st.complete:  # the build gate will refuse it; say so before anyone builds
-                print(f"leafgen: warning: {catalog_path(project, lang)}: {st.line()}", file=err)
-    for e in errors:
+        print(f"{leaflet_id}: reading grade {grade:.1f}, reading ease {ease:.1f}{flag}", file=out)
+    for w in result.warnings:
+        print(f"leafgen: warning: {w}", file=err)
+    for e in result.errors:
         print(f"leafgen: error: {e}", file=err)
-    n = len(project.leaflet_paths())
-    print(f"leafgen: checked {n} leaflet(s), {len(project.languages())} language(s): {len(errors)} error(s)", file=out)
-    return 1 if errors else 0
+    print(
+        f"leafgen: checked {result.leaflets} leaflet(s), {result.languages} language(s), "
+        f"{result.rendered} PDF(s) rendered in memory: {len(result.errors)} error(s)",
+        file=out,
+    )
+    return 0 if result.ok else 1
+
+
+# A gettext locale: language, then optional script/territory/variant parts; never a path or a space.
+LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*(?:@[a-z]+)?$")
+
+
+def _locale(value: str | None) -> str:
+    """A locale for `i18n init`, checked before it becomes a folder name."""
+    if not value:
+        raise LeafgenError("'leafgen i18n init' needs --lang LOCALE (e.g. de, pt_BR, zh_Hant)")
+    if not LOCALE_RE.match(value):
+        raise LeafgenError(f"--lang: {value!r} is not a locale code (e.g. de, pt_BR, zh_Hant)")
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError):
+        raise LeafgenError(f"--lang: unknown locale {value!r} (e.g. de, pt_BR, zh_Hant)") from None
+    return value
 
 
 def cmd_i18n(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     project = _project(args)
     if args.action == "status":
         incomplete = 0
-        for lang in project.languages()[1:]:
-            st = status(project, lang)
-            incomplete += not st.complete
-            print(f"{lang:8} {st.line()}", file=out)
+        for lang in api.languages(project):
+            if lang.error:
+                incomplete += 1
+                print(f"leafgen: error: {lang.error}", file=err)
+                continue
+            if lang.status is None:
+                continue
+            incomplete += not lang.complete
+            print(f"{lang.code:8} {lang.status.line()}", file=out)
             if args.verbose:
-                for gap in st.gaps:
+                for gap in lang.status.gaps:
                     print(f"    {gap}", file=out)
         return 1 if incomplete else 0
-    return run_pybabel(project, args.action, args.lang, out)
+    locale = _locale(args.lang) if args.action == "init" else args.lang
+    return run_pybabel(project, args.action, locale)
 
 
 def cmd_manifest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from leafgen.content.model import (
     Paragraph,
     Section,
 )
-from leafgen.content.sources import LDict, LList, load_yaml
+from leafgen.content.sources import LDict, LList, load_yaml, read_source
 from leafgen.errors import ErrorList, SourceError
 from leafgen.project import ID_RE
 
@@ -215,10 +216,28 @@ def _document(c: Checker, root: LDict, today: dt.date) -> DocumentControl:
     )
 
 
+# Checked leaflets by file content: `list`, `check` and `i18n status` ask for every leaflet once per
+# language, and a batch once per job; a changed file has another key, so nothing stale is served.
+_checked: dict[tuple[str, str, dt.date], tuple[Leaflet, tuple[str, ...]]] = {}
+_CHECKED_MAX = 512
+
+
 def load_leaflet(path: Path, today: dt.date | None = None) -> tuple[Leaflet, list[str]]:
     """Parse and check one leaflet file; raise ErrorList naming every problem, return warnings."""
+    data = read_source(path)
+    key = (str(path), hashlib.sha256(data).hexdigest(), today or dt.date.today())
+    hit = _checked.get(key)
+    if hit is None:
+        if len(_checked) >= _CHECKED_MAX:
+            _checked.clear()
+        leaflet, warnings = _check_leaflet(path, data, key[2])
+        hit = _checked[key] = (leaflet, tuple(warnings))
+    return hit[0], list(hit[1])
+
+
+def _check_leaflet(path: Path, data: bytes, today: dt.date) -> tuple[Leaflet, list[str]]:
     c = Checker(path)
-    root = load_yaml(path)
+    root = load_yaml(path, data)
     if not isinstance(root, LDict):
         raise SourceError(
             "a leaflet must be a YAML mapping (id, title, summary, sections, checklist, document)",
@@ -236,7 +255,7 @@ def load_leaflet(path: Path, today: dt.date | None = None) -> tuple[Leaflet, lis
         summary=c.text(root, "summary", "leaflet"),
         sections=_sections(c, root),
         checklist=_checklist(c, root),
-        document=_document(c, root, today or dt.date.today()),
+        document=_document(c, root, today),
         path=path,
     )
     if c.errors:

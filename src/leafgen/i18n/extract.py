@@ -65,7 +65,7 @@ def expected_units(project: Project) -> dict[str, str]:
     return found
 
 
-def run_pybabel(project: Project, action: str, lang: str | None, out) -> int:  # noqa: ANN001
+def run_pybabel(project: Project, action: str, lang: str | None) -> int:
     """The ordinary pybabel commands, with leafgen's mapping and paths filled in."""
     pot = project.translations_dir / f"{DOMAIN}.pot"
     tdir = str(project.translations_dir)

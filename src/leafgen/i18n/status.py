@@ -41,11 +41,14 @@ class Status:
         )
 
 
-def status(project: Project, lang: str) -> Status:
-    """How much of what the project needs is translated, and whether a medical reviewer has seen it."""
+def status(project: Project, lang: str, expected: dict[str, str] | None = None) -> Status:
+    """How much of what the project needs is translated, and whether a medical reviewer has seen it.
+
+    `expected` (from expected_units) can be passed in, so a loop over languages validates each leaflet once.
+    """
     catalog = load_catalog(project, lang)
     tr = Translator(lang, catalog, catalog_path(project, lang))
-    expected = expected_units(project)
+    expected = expected_units(project) if expected is None else expected
     for msgid, where in expected.items():
         tr(msgid, where)
     bad = len(tr.missing) + len(tr.fuzzy) + len(tr.broken)
