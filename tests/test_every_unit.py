@@ -78,6 +78,7 @@ def expected_units(project: Project, lang: str, kind: str, pages: int) -> list[t
                 else:
                     out.append((f"{s.id}: paragraph {n}", t(block.text)))
         out += [("about", t("About this leaflet")), ("sources", t("Sources:"))]
+        out.append(("approved by", t("Approved by %(name)s") % {"name": d.approved_by}))
         out += [(f"source {i}", s) for i, s in enumerate(d.sources, 1)]
         if clinic_["phone"] or clinic_["email"] or clinic_["address"]:
             out.append(("contact", t("Contact your clinic")))
