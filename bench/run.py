@@ -111,7 +111,7 @@ def per_pdf(n: int) -> float:
     return t_lg
 
 
-def stages(job, n: int) -> None:  # noqa: ANN001 - render.Job
+def stages(job, n: int) -> None:  # render.Job
     """Where leafgen's time goes, stage by stage (diagnostic; mirrors render_job)."""
     try:
         from leafgen.content.profile import clinic, theme
@@ -137,7 +137,7 @@ def stages(job, n: int) -> None:  # noqa: ANN001 - render.Job
         name = f"{job.kind}.xml.j2"
         xml = render_template(PROJECT.templates_dir, name, ctx, tr)
 
-        def lay():  # noqa: ANN202
+        def lay():
             return layout(xml, template=PROJECT.templates_dir / name, theme=theme(PROJECT), lang=job.lang,
                           paper=job.paper, large_print=False, fillable=False, origin=path)  # fmt: skip
 

@@ -61,7 +61,7 @@ def pdf_reader(pdf: bytes) -> PdfReader:
     return PdfReader(io.BytesIO(pdf))
 
 
-def edit_catalog(project: Project, lang: str, edit) -> Path:  # noqa: ANN001 - edit(catalog)
+def edit_catalog(project: Project, lang: str, edit) -> Path:  # edit(catalog)
     """Change a copied project's catalog the way a translator's tool would: read, edit, write back."""
     from babel.messages.pofile import read_po, write_po
 

@@ -106,8 +106,8 @@ class Handler:
 class LoopbackController(Controller):
     """aiosmtpd's Controller on a free port chosen by the OS (port 0), so parallel runs never collide."""
 
-    def _create_server(self):  # noqa: ANN202 - a coroutine
-        async def create():  # noqa: ANN202
+    def _create_server(self):  # a coroutine
+        async def create():
             server = await self.loop.create_server(
                 self._factory_invoker, host=self.hostname, port=0, ssl=self.ssl_context
             )

@@ -30,7 +30,7 @@ LANGS = ["en", "ar"]
 KINDS = ["handout", "checklist"]
 
 
-def set_translation(catalog, msgid: str, text: str) -> None:  # noqa: ANN001
+def set_translation(catalog, msgid: str, text: str) -> None:
     if msgid in catalog:
         catalog[msgid].string = text
         catalog[msgid].flags.discard("fuzzy")
@@ -50,11 +50,11 @@ def two_leaflet_project(root: Path) -> Project:
     return project
 
 
-def jobs_for(project: Project, papers=("a4",)) -> list:  # noqa: ANN001
+def jobs_for(project: Project, papers=("a4",)) -> list:
     return plan(project, [LEAFLET, SECOND], LANGS, KINDS, list(papers))
 
 
-def run_build(root: Path, out: Path, **kw) -> build_mod.Summary:  # noqa: ANN003
+def run_build(root: Path, out: Path, **kw) -> build_mod.Summary:
     project = Project(root)  # fresh: Project caches the clinic profile and theme
     kw.setdefault("allow_fallback", True)  # translators may be mid-edit: the gate is not what is tested here
     return build(project, jobs_for(project, kw.pop("papers", ("a4",))), out, **kw)
@@ -64,7 +64,7 @@ def built(summary: build_mod.Summary) -> set[str]:
     return {o.entry["path"] for o in summary.outcomes if o.status == "built"}
 
 
-def paths(leaflets=(LEAFLET, SECOND), langs=LANGS, kinds=KINDS) -> set[str]:  # noqa: ANN001
+def paths(leaflets=(LEAFLET, SECOND), langs=LANGS, kinds=KINDS) -> set[str]:
     return {f"{lf}/{lang}/{lf}-{kind}-a4.pdf" for lf in leaflets for lang in langs for kind in kinds}
 
 
@@ -103,7 +103,7 @@ def append(path: Path, text: str) -> None:
 def test_nothing_changed_renders_nothing(built_copy, monkeypatch):
     """A moved project (this is a copy) with untouched inputs is up to date; nothing is even rendered."""
 
-    def no_render(*a, **k):  # noqa: ANN002, ANN003
+    def no_render(*a, **k):
         raise AssertionError("rendered although nothing changed")
 
     monkeypatch.setattr(build_mod, "render_job", no_render)
@@ -416,7 +416,7 @@ def test_failing_language_and_unexpected_errors_do_not_stop_the_rest(tmp_path, m
     po.write_text(po.read_text(encoding="utf-8").replace('msgid "Symptoms"', 'msgid_typo "Symptoms"', 1))
     real = leafgen.render.pipeline.render_job
 
-    def flaky(project, job, **kw):  # noqa: ANN001, ANN003
+    def flaky(project, job, **kw):
         if job.leaflet == SECOND and job.lang == "en" and job.kind == "checklist":
             raise RuntimeError("simulated crash")
         return real(project, job, **kw)
@@ -461,7 +461,7 @@ def test_jobs_are_capped_at_the_work_and_validated(built_copy, monkeypatch):
     started = []
     real = build_mod.ProcessPoolExecutor
 
-    def counting(workers, **kw):  # noqa: ANN001, ANN003
+    def counting(workers, **kw):
         started.append(workers)
         return real(workers, **kw)
 

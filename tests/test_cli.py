@@ -130,7 +130,7 @@ def test_broken_catalog_names_file_and_line(project, tmp_path, capsys):
 def test_missing_glyph_names_character_unit_and_language(project, tmp_path, capsys):
     """A Chinese character in the Polish catalog has no glyph in Noto Sans: refuse, never an empty box."""
 
-    def edit(catalog) -> None:  # noqa: ANN001
+    def edit(catalog) -> None:
         catalog["Important"].string = "Ważne 重要"
 
     edit_catalog(project, "pl", edit)
@@ -292,7 +292,7 @@ def test_each_leaflet_is_validated_once_not_once_per_language(project, capsys, m
     parsed = []
     real = schema.load_yaml
 
-    def counting(path, *a):  # noqa: ANN001, ANN002
+    def counting(path, *a):
         if Path(path).name == f"{LEAFLET}.yaml":
             parsed.append(path)
         return real(path, *a)
@@ -311,7 +311,7 @@ def test_each_leaflet_is_validated_once_not_once_per_language(project, capsys, m
 def test_a_bug_says_it_is_one_and_debug_shows_the_traceback(capsys, monkeypatch):
     import leafgen.api
 
-    def broken(project):  # noqa: ANN001
+    def broken(project):
         raise ZeroDivisionError("simulated bug")
 
     monkeypatch.setattr(leafgen.api, "leaflets", broken)
@@ -332,18 +332,18 @@ def test_a_bug_says_it_is_one_and_debug_shows_the_traceback(capsys, monkeypatch)
 # --- check finds what build would hit (issue 10, defect 7) ---------------------------------------------------------
 
 
-def _unknown_layout_tag(project) -> str:  # noqa: ANN001
+def _unknown_layout_tag(project) -> str:
     path = project.templates_dir / "checklist.xml.j2"
     path.write_text(path.read_text().replace("<fields>", "<blink/><fields>"))
     return "unknown layout element <blink>"
 
 
-def _glyph_no_font_has(project) -> str:  # noqa: ANN001
+def _glyph_no_font_has(project) -> str:
     project.clinic_path.write_text("name: Riverside 𐌰 Clinic\nphone: 01234 567890\n", encoding="utf-8")
     return "𐌰"
 
 
-def _stale_translation(project) -> str:  # noqa: ANN001
+def _stale_translation(project) -> str:
     edit_catalog(project, "es", lambda c: setattr(c["Symptoms"], "string", ""))
     return "untranslated: 'Symptoms'"
 

@@ -136,7 +136,7 @@ def test_large_print_checklist_notes_are_at_least_16_pt():
     pdf = api.render(LEAFLET, kind="checklist", large_print=True)
     sizes: dict[str, float] = {}
 
-    def visit(text: str, cm, tm, font, size) -> None:  # noqa: ANN001 - pypdf's visitor signature
+    def visit(text: str, cm, tm, font, size) -> None:  # pypdf's visitor signature
         if text.strip():
             sizes[text.strip()] = min(sizes.get(text.strip(), 99.0), size * tm[3])
 

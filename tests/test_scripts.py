@@ -535,7 +535,7 @@ def test_shaped_glyphs_are_harfbuzz_own_choice(lang):
     assert _hb_gids(hb_font, summary) != naive
 
 
-def _hb_gids(hb_font, text: str) -> list[int]:  # noqa: ANN001
+def _hb_gids(hb_font, text: str) -> list[int]:
     buf = uharfbuzz.Buffer()
     buf.add_str(text)
     buf.guess_segment_properties()
@@ -657,7 +657,7 @@ def test_hebrew_needs_only_a_table_row(tmp_path):
 
 
 def test_a_character_no_face_has_is_a_font_error(project):
-    def edit(catalog) -> None:  # noqa: ANN001
+    def edit(catalog) -> None:
         catalog[LEAF.title].string = "पीठ में झुनझुनी \U0001f9ea"  # a test tube: in none of the faces
 
     edit_catalog(project, "hi", edit)

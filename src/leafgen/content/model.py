@@ -100,7 +100,7 @@ def units(leaflet: Leaflet) -> list[Unit]:
     return out
 
 
-def map_text(leaflet: Leaflet, tr) -> Leaflet:  # noqa: ANN001 - tr is str -> str
+def map_text(leaflet: Leaflet, tr) -> Leaflet:  # tr is str -> str
     """Return a copy with every translatable string passed through tr, structure untouched."""
     sections = tuple(
         replace(

@@ -16,7 +16,7 @@ from leafgen.i18n.catalogs import DOMAIN, UNREVIEWED, catalog_path
 from leafgen.project import Project
 
 
-def extract_leaflet(fileobj, keywords, comment_tags, options) -> Iterator[tuple]:  # noqa: ANN001 - Babel's signature
+def extract_leaflet(fileobj, keywords, comment_tags, options) -> Iterator[tuple]:  # Babel's signature
     """Babel extractor for leaflet sources: one unit per title, heading, paragraph, bullet and item."""
     path = Path(getattr(fileobj, "name", "leaflet.yaml"))
     if path.name.startswith("_"):
@@ -102,7 +102,7 @@ def run_pybabel(project: Project, action: str, lang: str | None) -> int:
     return _pybabel(CommandLineInterface(), ["compile", "-d", tdir, "--statistics"])
 
 
-def _pybabel(cli, argv: list[str]) -> int:  # noqa: ANN001
+def _pybabel(cli, argv: list[str]) -> int:
     try:
         return cli.run(["pybabel", *argv]) or 0
     except SystemExit as e:

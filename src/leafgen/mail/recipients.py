@@ -232,7 +232,7 @@ def _row(
 ) -> Recipient:
     problems: list[str] = []
 
-    def attempt(fn, *args):  # noqa: ANN001, ANN202
+    def attempt(fn, *args):
         try:
             return fn(*args)
         except MailError as e:

@@ -238,7 +238,7 @@ class LineParagraph(Paragraph):
         # Arabic words are already in presentation forms once in visual order: draw them as they are.
         return "harfbuzz" if self._script.harfbuzz else "none"
 
-    def _draw_runs(self, tx, x: float, y: float, text: str) -> None:  # noqa: ANN001 - ReportLab's PDFTextObject
+    def _draw_runs(self, tx, x: float, y: float, text: str) -> None:  # ReportLab's PDFTextObject
         size = self.style.fontSize
         for run in runs_of(text, self.style.fontName, size, self._drawn_shaping):
             tx.setTextOrigin(x, y)

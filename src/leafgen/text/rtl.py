@@ -6,7 +6,7 @@ from functools import lru_cache
 
 
 @lru_cache(maxsize=1)
-def _reshaper():  # noqa: ANN202 - arabic_reshaper.ArabicReshaper, imported only for Arabic (it pulls in fontTools)
+def _reshaper():  # arabic_reshaper.ArabicReshaper, imported only for Arabic (it pulls in fontTools)
     import arabic_reshaper
 
     # The reshaper deletes vowel marks (harakat) by default; a shadda can change a word's meaning.
