@@ -55,24 +55,36 @@ class Corrupted(Exception):  # noqa: N818 - a state, caught within this module
 class BuildCache:
     """Dependency records for one out folder: written after a render, checked against the inputs on the next build.
 
-    A record holds leafgen's code digest, every file the render read (by sha256; fonts and templates included)
-    and, per catalog, the digest of the entries it looked up. It is keyed by the hash of its own JSON, so PDFs
-    that read the same things (A4 and Letter, say) share one, and a damaged record is detected, not trusted.
+    A record holds leafgen's code digest, every file the render read (as ids into a shared table of
+    (name, sha256) pairs: thousands of PDFs share a few dozen inputs) and, per catalog, the digest of the
+    entries it looked up. It is keyed by the hash of its own JSON, so PDFs that read the same things (A4 and
+    Letter, say) share one. The file carries a checksum of its body; when that fails, each record is checked
+    against its key and only the damaged ones are dropped (their PDFs rebuilt), with one warning.
     A record is checked once per build however many PDFs share it; files are hashed once per build.
     """
 
     def __init__(self, project: Project, out_dir: Path):
         self.project = project
         self.path = out_dir / CACHE
-        self.warnings: list[str] = []
         self.changed = False
+        self.damage: list[str] = []
         self._checked: dict[str, bool] = {}
+        self._same_file: dict[str, bool] = {}
         self._used_maps: set[str] = set()
         self._shas: dict[str, str | None] = {}
+        self.files: dict[str, list] = {}  # file id -> [name, sha]
         self.deps: dict[str, dict] = {}
         self.ids: dict[str, list[str]] = {}
         self.maps: dict[str, dict[str, str]] = {}
         self._read()
+
+    @property
+    def warnings(self) -> list[str]:
+        """At most one line, however much was damaged: the user needs to know once, not per PDF."""
+        if not self.damage:
+            return []
+        more = f" and {len(self.damage) - 1} more" if len(self.damage) > 1 else ""
+        return [f"{self.path}: build cache was damaged ({self.damage[0]}{more}): rebuilt what it described"]
 
     # -- reading and checking ---------------------------------------------------------------------------------------
 
@@ -82,25 +94,45 @@ class BuildCache:
         except FileNotFoundError:
             return
         except OSError as e:
-            self._corrupt(f"cannot read it ({e.strerror})")
+            self._damaged(f"cannot read it: {e.strerror}")
             return
+        head, _, body = raw.partition(b"\n")
         try:
-            data = json.loads(raw)
-            if not isinstance(data, dict):
+            header = json.loads(head)
+            if not isinstance(header, dict):
                 raise ValueError
-            if data.get("format") != CACHE_FORMAT:
+            if header.get("format") != CACHE_FORMAT:
                 self.changed = True  # an older leafgen's cache: replaced without fuss
                 return
-            deps, ids, maps = data["deps"], data["ids"], data["catalogs"]
-            if not (isinstance(deps, dict) and isinstance(ids, dict) and isinstance(maps, dict)):
+            data = json.loads(body)
+            parts = data["files"], data["deps"], data["ids"], data["catalogs"]
+            if not all(isinstance(x, dict) for x in parts):
                 raise ValueError
-        except (ValueError, KeyError, UnicodeDecodeError):
-            self._corrupt("not a leafgen build cache")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            self._damaged("not a leafgen build cache")
             return
-        self.deps, self.ids, self.maps = deps, ids, maps
+        self.files, self.deps, self.ids, self.maps = parts
+        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+            self._salvage()
 
-    def _corrupt(self, why: str) -> None:
-        self.warnings.append(f"{self.path}: build cache is damaged ({why}): rebuilding what it described")
+    def _salvage(self) -> None:
+        """The body does not match its checksum: keep only the records that still match their keys."""
+        for key in list(self.deps):
+            try:
+                record = self.deps[key]
+                whole = _key(record) == key and all(
+                    _file_id(*self.files[fid]) == fid for fid in record["files"]
+                )
+            except (KeyError, TypeError, ValueError):
+                whole = False
+            if not whole:
+                self._damaged(f"entry {key[:12]} does not match its key")
+                del self.deps[key]
+        if not self.damage:
+            self.changed = True  # only the checksum was wrong: rewrite it
+
+    def _damaged(self, why: str) -> None:
+        self.damage.append(why)
         self.changed = True
 
     def up_to_date(self, key: Any) -> bool:
@@ -109,45 +141,45 @@ class BuildCache:
             return False
         if key not in self._checked:
             try:
-                self._checked[key] = self._check(key)
+                self._checked[key] = self._check(self.deps[key])
             except Corrupted as e:
                 self._checked[key] = False
-                self._corrupt(f"entry {key[:12]}: {e}")
+                self._damaged(f"entry {key[:12]}: {e}")
                 self.deps.pop(key, None)
         return self._checked[key]
 
-    def _check(self, key: str) -> bool:
-        record = self.deps[key]
-        if _key(record) != key:
-            raise Corrupted("its content does not match its key")
+    def _check(self, record: dict) -> bool:
         try:
             if record["code"] != code_digest():
                 return False
-            for name, sha in record["files"].items():
-                if self._sha(name) != sha:
+            for fid in record["files"]:
+                if fid not in self._same_file:
+                    name, sha = self.files[fid]
+                    self._same_file[fid] = self._sha(name) == sha
+                if not self._same_file[fid]:
                     return False
             for name, cat in record["catalogs"].items():
-                if not self._same_entries(self._path(name), cat):
+                if not self._same_entries(name, cat):
                     return False
-        except (KeyError, TypeError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise Corrupted(f"malformed ({type(e).__name__}: {e})") from None
         return True
 
     def _sha(self, name: str) -> str | None:
-        """A file's sha256, looked at once per build: thousands of PDFs share a few dozen inputs."""
+        """A file's sha256, looked at once per build."""
         if name not in self._shas:
             self._shas[name] = file_sha(self._path(name))
         return self._shas[name]
 
-    def _same_entries(self, path: Path, cat: dict) -> bool:
+    def _same_entries(self, name: str, cat: dict) -> bool:
         """The catalog entries this PDF used are as they were, even if other entries changed."""
-        sha = file_sha(path)
+        sha = self._sha(name)
         if sha == cat["sha"]:
             return True
         ids = self.ids.get(cat["ids"])
         if not isinstance(ids, list) or _list_key(ids) != cat["ids"]:
             raise Corrupted("its list of catalog entries is missing or damaged")
-        entries = self._entries(path, sha)
+        entries = self._entries(self._path(name), sha)
         if entries is None:
             return False
         return _entries_digest(ids, entries) == cat["digest"]
@@ -171,20 +203,22 @@ class BuildCache:
     def remember(self, reads: Reads) -> str:
         """Store what one render read; return the key for its manifest entry."""
         catalogs = {}
-        for name, entries in sorted(reads.entries.items()):
+        for path, entries in sorted(reads.entries.items()):
             ids = sorted(entries)
             ids_key = _list_key(ids)
             self.ids[ids_key] = ids
-            catalogs[self._name(name)] = {
-                "sha": reads.catalogs.get(name),
+            catalogs[self._name(path)] = {
+                "sha": reads.catalogs.get(path),
                 "ids": ids_key,
                 "digest": _entries_digest(ids, entries),
             }
-        record = {
-            "code": code_digest(),
-            "files": {self._name(n): sha for n, sha in sorted(reads.files.items())},
-            "catalogs": catalogs,
-        }
+        fids = []
+        for path, sha in reads.files.items():
+            name = self._name(path)
+            fid = _file_id(name, sha)
+            self.files[fid] = [name, sha]
+            fids.append(fid)
+        record = {"code": code_digest(), "files": sorted(set(fids)), "catalogs": catalogs}
         key = _key(record)
         if key not in self.deps:
             self.deps[key] = record
@@ -196,25 +230,31 @@ class BuildCache:
         """Keep the records the manifest still names (other shards and languages included), and what they need."""
         keep = {e.get("fingerprint") for e in manifest.values()}
         deps = {k: v for k, v in self.deps.items() if k in keep}
-        ids = {c["ids"] for r in deps.values() for c in r.get("catalogs", {}).values()}
         if not self.changed and len(deps) == len(self.deps):
             return
-        body = {
-            "format": CACHE_FORMAT,
-            "deps": deps,
-            "ids": {k: v for k, v in self.ids.items() if k in ids},
-            "catalogs": {k: v for k, v in self.maps.items() if k in self._used_maps},
-        }
+        ids = {c["ids"] for r in deps.values() for c in r["catalogs"].values()}
+        fids = {fid for r in deps.values() for fid in r["files"]}
+        body = json.dumps(
+            {
+                "files": {k: v for k, v in self.files.items() if k in fids},
+                "deps": deps,
+                "ids": {k: v for k, v in self.ids.items() if k in ids},
+                "catalogs": {k: v for k, v in self.maps.items() if k in self._used_maps},
+            },
+            separators=(",", ":"),
+        ).encode()
+        header = json.dumps({"format": CACHE_FORMAT, "sha256": hashlib.sha256(body).hexdigest()}).encode()
         try:
-            write_atomic(self.path, json.dumps(body, separators=(",", ":")).encode())
+            write_atomic(self.path, header + b"\n" + body)
         except OSError as e:
-            self.warnings.append(f"{self.path}: cannot save the build cache ({e.strerror}): the next build redoes all")
+            self.damage.append(f"cannot save it: {e.strerror}; the next build redoes everything")
 
     # -- paths: relative to the project or the package, so a moved project or a reinstall stays up to date ----------
 
     def _name(self, path: str) -> str:
         p = Path(path)
-        for prefix, root in (("project:", self.project.root), ("leafgen:", PACKAGE)):
+        roots = sorted((("project:", self.project.root), ("leafgen:", PACKAGE)), key=lambda r: -len(str(r[1])))
+        for prefix, root in roots:  # the innermost: the shipped project lives inside the package
             if p.is_relative_to(root):
                 return prefix + p.relative_to(root).as_posix()
         return path
@@ -225,6 +265,10 @@ class BuildCache:
         if name.startswith("leafgen:"):
             return PACKAGE / name.removeprefix("leafgen:")
         return Path(name)
+
+
+def _file_id(name: str, sha: str | None) -> str:
+    return digest(f"{name}\0{sha}")[:16]
 
 
 def _key(record: dict) -> str:
