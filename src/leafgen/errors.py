@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -48,9 +49,9 @@ class MailError(LeafgenError):
 class ErrorList(LeafgenError):  # noqa: N818 - a list of errors, raised as one
     """Several independent mistakes found in one pass, so the user fixes them all at once."""
 
-    def __init__(self, errors: list[LeafgenError]):
+    def __init__(self, errors: Sequence[LeafgenError]):
         super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
+        self.errors = list(errors)
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
