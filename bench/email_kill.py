@@ -96,8 +96,14 @@ def main() -> int:
         port = s.getsockname()[1]
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    env = dict(os.environ, LEAFGEN_SMTP_HOST="127.0.0.1", LEAFGEN_SMTP_PORT=str(port), LEAFGEN_SMTP_SECURITY="none",
-               LEAFGEN_SMTP_FROM="Clinic <leaflets@clinic.example>", LEAFGEN_SMTP_TIMEOUT="10")
+    env = dict(
+        os.environ,
+        LEAFGEN_SMTP_HOST="127.0.0.1",
+        LEAFGEN_SMTP_PORT=str(port),
+        LEAFGEN_SMTP_SECURITY="none",
+        LEAFGEN_SMTP_FROM="Clinic <leaflets@clinic.example>",
+        LEAFGEN_SMTP_TIMEOUT="10",
+    )
 
     totals: Counter[str] = Counter()
     start = time.monotonic()
@@ -113,9 +119,27 @@ def main() -> int:
             while True:
                 runs += 1
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "leafgen", "email", "--project", str(ROOT), "--recipients", str(csv),
-                     "--send", "--journal", str(journal), "--retry-delay", "0.05", "--retries", "2"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=work,
+                    [
+                        sys.executable,
+                        "-m",
+                        "leafgen",
+                        "email",
+                        "--project",
+                        str(ROOT),
+                        "--recipients",
+                        str(csv),
+                        "--send",
+                        "--journal",
+                        str(journal),
+                        "--retry-delay",
+                        "0.05",
+                        "--retries",
+                        "2",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
+                    cwd=work,
                 )
                 killed = False
                 if rng.random() < args.kill_chance:
@@ -139,20 +163,43 @@ def main() -> int:
             lying = sum(got[a] == 0 and final.get(a) == "sent" for a in addresses)
             dup = sum(got[a] > 1 for a in addresses)
             arrived_uncertain = sum(got[a] >= 1 for a in uncertain)
-            totals.update(lists=1, recipients=args.size, runs=runs, kills=kills, delivered_once=sum(
-                got[a] == 1 for a in addresses), lost=lost, sent_but_not_received=lying, duplicates=dup,
-                uncertain=len(uncertain), uncertain_arrived=arrived_uncertain, failed=sum(
-                    final.get(a) == "failed" for a in addresses))
-            print(f"list {n:2d}: {runs} runs ({kills} killed), {sum(v == 1 for v in got.values())}/{args.size} once, "
-                  f"{lost} lost, {dup} duplicates, {len(uncertain)} uncertain ({arrived_uncertain} had arrived)",
-                  flush=True)
+            totals.update(
+                lists=1,
+                recipients=args.size,
+                runs=runs,
+                kills=kills,
+                delivered_once=sum(got[a] == 1 for a in addresses),
+                lost=lost,
+                sent_but_not_received=lying,
+                duplicates=dup,
+                uncertain=len(uncertain),
+                uncertain_arrived=arrived_uncertain,
+                failed=sum(final.get(a) == "failed" for a in addresses),
+            )
+            print(
+                f"list {n:2d}: {runs} runs ({kills} killed), {sum(v == 1 for v in got.values())}/{args.size} once, "
+                f"{lost} lost, {dup} duplicates, {len(uncertain)} uncertain ({arrived_uncertain} had arrived)",
+                flush=True,
+            )
     finally:
         controller.stop()
-    print(f"\n{totals['lists']} lists of {args.size} ({totals['recipients']} patients), seed {args.seed}, "
-          f"server delay up to {args.slow} s, greylist share {args.greylist}, {time.monotonic() - start:.0f} s")
+    print(
+        f"\n{totals['lists']} lists of {args.size} ({totals['recipients']} patients), seed {args.seed}, "
+        f"server delay up to {args.slow} s, greylist share {args.greylist}, {time.monotonic() - start:.0f} s"
+    )
     totals["uncertain_never_arrived"] = totals["uncertain"] - totals["uncertain_arrived"]  # stuck, never resent
-    for key in ("runs", "kills", "delivered_once", "lost", "sent_but_not_received", "duplicates", "uncertain",
-                "uncertain_arrived", "uncertain_never_arrived", "failed"):
+    for key in (
+        "runs",
+        "kills",
+        "delivered_once",
+        "lost",
+        "sent_but_not_received",
+        "duplicates",
+        "uncertain",
+        "uncertain_arrived",
+        "uncertain_never_arrived",
+        "failed",
+    ):
         print(f"  {key:24} {totals[key]}")
     return 0 if not (totals["lost"] or totals["duplicates"] or totals["sent_but_not_received"]) else 1
 

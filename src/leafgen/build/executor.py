@@ -172,9 +172,7 @@ def build(
     return summary
 
 
-def dry_run(
-    project: Project, jobs: list[Job], *, allow_fallback: bool = False, workers: int = 1
-) -> Iterator[Outcome]:
+def dry_run(project: Project, jobs: list[Job], *, allow_fallback: bool = False, workers: int = 1) -> Iterator[Outcome]:
     """Render every job in memory and write nothing: what a build would hit, for `leafgen check`."""
     return _execute(iter(jobs), workers, (project, None, allow_fallback), None)
 

@@ -120,9 +120,7 @@ class BuildCache:
         for key in list(self.deps):
             try:
                 record = self.deps[key]
-                whole = _key(record) == key and all(
-                    _file_id(*self.files[fid]) == fid for fid in record["files"]
-                )
+                whole = _key(record) == key and all(_file_id(*self.files[fid]) == fid for fid in record["files"])
             except (KeyError, TypeError, ValueError):
                 whole = False
             if not whole:

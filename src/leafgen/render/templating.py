@@ -14,6 +14,7 @@ from leafgen.errors import TemplateError
 from leafgen.i18n.catalogs import Translator
 from leafgen.project import record
 
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates in Jinja's per-user temp folder, keyed by source checksum, so never stale:
     compiling the layout templates is ~30 ms of every one-PDF build. Optional: an unusable folder is skipped."""
