@@ -104,7 +104,7 @@ def yaml_hint(value: Any, written: str | None) -> str:
 
 
 def _blocks(c: Checker, section: LDict, where: str) -> tuple:
-    blocks = []
+    blocks: list[Paragraph | Bullets] = []
     content = c.items(section, "content", where)
     for i, raw in enumerate(content):
         if isinstance(raw, str):
@@ -135,7 +135,8 @@ def _blocks(c: Checker, section: LDict, where: str) -> tuple:
 
 
 def _sections(c: Checker, root: LDict) -> tuple[Section, ...]:
-    out, seen = [], {}
+    out: list[Section] = []
+    seen: dict[str, int] = {}
     for raw in c.items(root, "sections", "leaflet"):
         m = c.mapping(raw, "section", root.key_lines.get("sections", 1), ("id", "heading", "content", "style"))
         if m is None:
