@@ -410,3 +410,16 @@ def test_english_fallback_units_are_tagged_english(project):
     edit_catalog(project, "es", lambda c: setattr(c[SOURCE.summary], "string", ""))
     pdf = render(LEAFLET, "es", project=project.root, allow_fallback=True)
     assert lang_tagged(pdf) == [("/P", "en"), ("/L", "en")]
+
+
+def test_paragraph_split_across_pages_is_one_element_on_both(project):
+    """A paragraph broken by a page end is one P whose content is on two pages (MCID there, MCR here)."""
+    path = project.leaflet_path(LEAFLET)
+    long = " ".join(f"Sentence {i} of a paragraph long enough to run over the end of a page." for i in range(60))
+    source = path.read_text(encoding="utf-8")
+    path.write_text(source.replace("  Pins and needles in the back is a prickling", f"  {long} Pins and needles", 1))
+    pdf = render(LEAFLET, "en", "handout", "a4", large_print=True, project=project.root)
+    assert ua_problems(pdf) == []
+    assert b"/Type /MCR" in pdf
+    [summary] = [leaf for leaf in tree_text(pdf) if "Sentence 0 " in leaf.text]
+    assert summary.path == ("Document", "Sect", "P") and "Sentence 59 " in summary.text
