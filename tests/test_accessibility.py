@@ -423,3 +423,21 @@ def test_paragraph_split_across_pages_is_one_element_on_both(project):
     assert b"/Type /MCR" in pdf
     [summary] = [leaf for leaf in tree_text(pdf) if "Sentence 0 " in leaf.text]
     assert summary.path == ("Document", "Sect", "P") and "Sentence 59 " in summary.text
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_check_boxes_are_read_day_1_to_7_in_each_items_row(lang):
+    """Structure order is logical whatever the page direction: the Arabic grid is drawn mirrored."""
+    pdf = pikepdf.open(io.BytesIO(rendered(Job(LEAFLET, lang, "checklist", fillable=True)).pdf))
+    todo, table = [pdf.Root.StructTreeRoot.K], None
+    while todo and table is None:
+        elem = todo.pop()
+        table = elem if elem.S == "/Table" else None
+        todo += [k for k in _kids(elem) if isinstance(k, pikepdf.Dictionary) and "/S" in k]
+    rows = [tr for tr in _kids(table) if tr.S == "/TR"][2:]  # after the two header rows
+    assert len(rows) == len(SOURCE.checklist.items)
+    for item, tr in zip(SOURCE.checklist.items, rows, strict=True):
+        cells = _kids(tr)
+        assert [str(c.S) for c in cells] == ["/TH"] + ["/TD"] * 7
+        names = [str(_kids(_kids(td)[0])[0].Obj.T) for td in cells[1:]]
+        assert names == [f"{item.id}_day{d}" for d in range(1, 8)]
