@@ -441,3 +441,18 @@ def test_check_boxes_are_read_day_1_to_7_in_each_items_row(lang):
         assert [str(c.S) for c in cells] == ["/TH"] + ["/TD"] * 7
         names = [str(_kids(_kids(td)[0])[0].Obj.T) for td in cells[1:]]
         assert names == [f"{item.id}_day{d}" for d in range(1, 8)]
+
+
+def test_check_boxes_keep_a_tooltip_when_a_clinics_template_has_no_tips(project):
+    """A clinic's older checklist template without <tip>: each box is still named, from "Day" and the item."""
+    template = project.templates_dir / "checklist.xml.j2"
+    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
+    template.write_text("".join(line for line in lines if "<tip " not in line), encoding="utf-8")
+    pdf = render(LEAFLET, "fr", "checklist", fillable=True, project=project.root)
+    assert ua_problems(pdf) == []
+    doc = pikepdf.open(io.BytesIO(pdf))
+    tips = {str(f.T): str(f.TU) for f in doc.Root.AcroForm.Fields}
+    leaflet, _ = translate(SOURCE, DISCLAIMER, translator(SHIPPED, "fr"))
+    first = leaflet.checklist.items[0]
+    day = translator(SHIPPED, "fr")("Day")
+    assert tips[f"{first.id}_day2"] == f"{day} 2: {first.instruction}"
