@@ -77,5 +77,5 @@ def edit_catalog(project: Project, lang: str, edit) -> Path:  # edit(catalog)
 def require(tool: str) -> str:
     """External checkers are installed by .ci/run; missing one is a failure, not a skip."""
     path = shutil.which(tool)
-    assert path, f"{tool} is not installed (apt-get install poppler-utils gettext)"
+    assert path, f"{tool} is not installed (apt-get install poppler-utils gettext qpdf)"
     return path

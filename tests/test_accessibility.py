@@ -410,3 +410,49 @@ def test_english_fallback_units_are_tagged_english(project):
     edit_catalog(project, "es", lambda c: setattr(c[SOURCE.summary], "string", ""))
     pdf = render(LEAFLET, "es", project=project.root, allow_fallback=True)
     assert lang_tagged(pdf) == [("/P", "en"), ("/L", "en")]
+
+
+def test_paragraph_split_across_pages_is_one_element_on_both(project):
+    """A paragraph broken by a page end is one P whose content is on two pages (MCID there, MCR here)."""
+    path = project.leaflet_path(LEAFLET)
+    long = " ".join(f"Sentence {i} of a paragraph long enough to run over the end of a page." for i in range(60))
+    source = path.read_text(encoding="utf-8")
+    path.write_text(source.replace("  Pins and needles in the back is a prickling", f"  {long} Pins and needles", 1))
+    pdf = render(LEAFLET, "en", "handout", "a4", large_print=True, project=project.root)
+    assert ua_problems(pdf) == []
+    assert b"/Type /MCR" in pdf
+    [summary] = [leaf for leaf in tree_text(pdf) if "Sentence 0 " in leaf.text]
+    assert summary.path == ("Document", "Sect", "P") and "Sentence 59 " in summary.text
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_check_boxes_are_read_day_1_to_7_in_each_items_row(lang):
+    """Structure order is logical whatever the page direction: the Arabic grid is drawn mirrored."""
+    pdf = pikepdf.open(io.BytesIO(rendered(Job(LEAFLET, lang, "checklist", fillable=True)).pdf))
+    todo, table = [pdf.Root.StructTreeRoot.K], None
+    while todo and table is None:
+        elem = todo.pop()
+        table = elem if elem.S == "/Table" else None
+        todo += [k for k in _kids(elem) if isinstance(k, pikepdf.Dictionary) and "/S" in k]
+    rows = [tr for tr in _kids(table) if tr.S == "/TR"][2:]  # after the two header rows
+    assert len(rows) == len(SOURCE.checklist.items)
+    for item, tr in zip(SOURCE.checklist.items, rows, strict=True):
+        cells = _kids(tr)
+        assert [str(c.S) for c in cells] == ["/TH"] + ["/TD"] * 7
+        names = [str(_kids(_kids(td)[0])[0].Obj.T) for td in cells[1:]]
+        assert names == [f"{item.id}_day{d}" for d in range(1, 8)]
+
+
+def test_check_boxes_keep_a_tooltip_when_a_clinics_template_has_no_tips(project):
+    """A clinic's older checklist template without <tip>: each box is still named, from "Day" and the item."""
+    template = project.templates_dir / "checklist.xml.j2"
+    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
+    template.write_text("".join(line for line in lines if "<tip " not in line), encoding="utf-8")
+    pdf = render(LEAFLET, "fr", "checklist", fillable=True, project=project.root)
+    assert ua_problems(pdf) == []
+    doc = pikepdf.open(io.BytesIO(pdf))
+    tips = {str(f.T): str(f.TU) for f in doc.Root.AcroForm.Fields}
+    leaflet, _ = translate(SOURCE, DISCLAIMER, translator(SHIPPED, "fr"))
+    first = leaflet.checklist.items[0]
+    day = translator(SHIPPED, "fr")("Day")
+    assert tips[f"{first.id}_day2"] == f"{day} 2: {first.instruction}"

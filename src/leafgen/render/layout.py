@@ -371,6 +371,7 @@ class _Builder:
             tr = grid.add("TR")
             cell: list[Flowable] = []
             tips: dict[int, str] = {}
+            instruction = ""
             with self.inside(header(tr, "Row")):
                 for part in row:
                     if part.tag == "tip":  # the check box's tooltip: "Day 3: Sit up straight…"
@@ -384,13 +385,16 @@ class _Builder:
                             f"<{part.tag}> is not allowed inside <row> (instruction, frequency, safety, tip)"
                         )
                     cell.append(self.para(part, "cell" if part.tag == "instruction" else "cell-note"))
+                    instruction = instruction or (_inline(part)[1] if part.tag == "instruction" else "")
             name = row.get("name") or f"item{r}"
             boxes: list[Flowable] = []
             for d in range(1, days + 1):
                 td = tr.add("TD", lang=self.text_lang)
                 form = td.add("Form", lang=self.text_lang) if self.fillable else None
                 edge = self.colours["text"]
-                boxes.append(TickBox(size, f"{name}_day{d}", self.fillable, edge, tips.get(d, ""), form))
+                # A template without <tip>s still names each box (PDF/UA: every field has a tooltip).
+                tip = tips.get(d) or f"{el.get('day-label', '')} {d}: {instruction}".strip(" :")
+                boxes.append(TickBox(size, f"{name}_day{d}", self.fillable, edge, tip, form))
             rows.append([cell, *boxes])
         widths = [item_w] + [day_w] * days
         span = [("SPAN", (1, 0), (days, 0))]
