@@ -157,3 +157,11 @@ def test_sandbox_error_is_one_line_without_internals(project):
     with pytest.raises((LeafgenError, ErrorList)) as info:
         api.render(LEAFLET, project=project.root)
     assert "uid=" not in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+def test_windows_line_ends_and_byte_order_mark_are_fine(project):
+    """Refusing control characters must not refuse a file saved by a Windows editor."""
+    for path in (project.leaflet_path(LEAFLET), project.translations_dir / "es" / "LC_MESSAGES" / "messages.po"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    text = normalise(pdf_text(api.render(LEAFLET, "es", project=project.root)))
+    assert "Síntomas" in text
