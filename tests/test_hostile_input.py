@@ -157,3 +157,38 @@ def test_sandbox_error_is_one_line_without_internals(project):
     with pytest.raises((LeafgenError, ErrorList)) as info:
         api.render(LEAFLET, project=project.root)
     assert "uid=" not in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+def test_windows_line_ends_and_byte_order_mark_are_fine(project):
+    """Refusing control characters must not refuse a file saved by a Windows editor."""
+    for path in (project.leaflet_path(LEAFLET), project.translations_dir / "es" / "LC_MESSAGES" / "messages.po"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    text = normalise(pdf_text(api.render(LEAFLET, "es", project=project.root)))
+    assert "Síntomas" in text
+
+
+def test_block_too_tall_for_a_page_is_one_line_without_internals(project):
+    """Large sizes that pass the theme ranges and a long (but allowed) checklist row can still not fit a page."""
+    theme = project.theme_path.read_text(encoding="utf-8")
+    project.theme_path.write_text(
+        theme.replace("body_size: 16 ", "body_size: 30 ").replace(
+            "measure: 60\n  margin_mm: 14", "measure: 45\n  margin_mm: 14"
+        ),
+        encoding="utf-8",
+    )
+    path = project.leaflet_path(LEAFLET)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        re.sub(
+            r"(  items:\n    - id: \w+\n      instruction: ).*",
+            lambda m: m.group(1) + "Sit up straight with your back supported " * 9,
+            text,
+            count=1,
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(LeafgenError) as info:
+        api.render(LEAFLET, kind="checklist", large_print=True, project=project.root)
+    message = str(info.value)
+    assert message.startswith(f"{path}: a block is too tall to fit on one page"), message
+    assert " at 0x" not in message and "\n" not in message

@@ -57,7 +57,7 @@ class Project:
 
     def leaflet_paths(self) -> list[Path]:
         """Leaflet sources, sorted; files starting with '_' are shared parts, not leaflets."""
-        return sorted(p for p in self.leaflets_dir.glob("*.yaml") if not p.name.startswith("_"))
+        return sorted(p for p in self.leaflets_dir.glob("*.yaml") if not p.name.startswith("_") and p.is_file())
 
     def leaflet_path(self, leaflet_id: str) -> Path:
         """The source of one leaflet; the id is checked before any file is opened (`../../x` names none)."""

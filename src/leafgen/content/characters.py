@@ -6,7 +6,8 @@ import re
 import unicodedata
 
 # Refused everywhere text reaches a page (leaflets, the disclaimer, clinic profile, catalogs):
-# - C0/C1 controls other than tab and newline (NUL, BEL, vertical tab...): invisible, and they break the layout XML;
+# - C0/C1 controls other than tab, newline and carriage return (Windows line ends): NUL, BEL, vertical tab...
+#   are invisible, and they break the layout XML;
 # - bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069), the deprecated format controls
 #   (U+206A-206F), invisible operators (U+2061-2064), interlinear annotations (U+FFF9-FFFB), a BOM inside text
 #   and tag characters (U+E0000-E007F): they reorder or hide text, so what prints is not what a reviewer read
@@ -16,7 +17,7 @@ import unicodedata
 # the left-to-right, right-to-left and Arabic letter marks (plain marks a translator uses; they do not override).
 _NONCHARACTERS = "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0, 0x110000, 0x10000))
 FORBIDDEN_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
     "\u180e\u2061-\u2064\u202a-\u202e\u2066-\u2069\u206a-\u206f"
     "\ufeff\ufff9-\ufffb\ufdd0-\ufdef"
     "\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff\U000e0000-\U000e007f"

@@ -25,6 +25,9 @@ from leafgen.project import ID_RE
 STATUSES = ("draft", "approved")
 # A checklist row is a table row, which cannot break across pages: its texts must stay short.
 MAX_CHECKLIST_CHARS = 400
+# Far beyond any leaflet, and bounded so that layout and the PDF structure tree stay small (the shipped leaflet
+# has 5 sections and 6 checklist items; 1,000 headings overflowed the outline's recursion).
+MAX_ITEMS = {"sections": 100, "content": 200, "bullets": 200, "items": 100, "sources": 50}
 
 
 @dataclass
@@ -85,6 +88,10 @@ class Checker:
         line = m.key_lines.get(key, m.line)
         if not isinstance(value, list) or not value:
             self.error(f"{what}: {key!r} must be a non-empty list", line)
+            return []
+        limit = MAX_ITEMS.get(key, 200)
+        if len(value) > limit:
+            self.error(f"{what}: {len(value):,} {key} is far beyond any leaflet (limit {limit}): split it", line)
             return []
         return value
 

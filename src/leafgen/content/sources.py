@@ -67,7 +67,14 @@ def _scalar(node: yaml.Node, loader: Any) -> Any:
     return value
 
 
+# The tags plain YAML gives values; an explicit `!!python/object`, `!!binary` or `!custom` tag is refused.
+PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")}
+
+
 def _convert(node: yaml.Node, loader: Any, seen: set[int]) -> Any:
+    if node.tag not in PLAIN_TAGS:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise SourceError(f"YAML tag {tag} is not allowed: write plain text", loader.name, node.start_mark.line + 1)
     if id(node) in seen:  # the composer shares one node per anchor: a repeat is an alias (refused before, too)
         raise SourceError("YAML aliases are not allowed: write the text out", loader.name, node.start_mark.line + 1)
     seen.add(id(node))

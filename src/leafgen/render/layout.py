@@ -440,8 +440,8 @@ def _number(el: ET.Element, name: str, default: float, low: float, high: float, 
     return value
 
 
-@lru_cache(maxsize=64)
 def _file_text(path: Path) -> str:
+    """Read only when an error is being reported, so never cached: a long-running desk sees edits."""
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

@@ -98,8 +98,9 @@ def english_units(leaflet: Leaflet, disclaimer: Disclaimer, t_leaflet: Leaflet, 
 
 def _flowable_text(e: LayoutError) -> str:
     """The start of the text ReportLab could not place, without its object address."""
-    m = re.search(r"'([^']{1,60})", str(e))
-    return f"starting {m.group(1)!r}" if m else "a table row or box"
+    text = re.sub(r"<\w+ at 0x[0-9a-fA-F]+>", "", str(e))  # ReportLab names flowables by object address
+    m = re.search(r"'([^'<>]{1,60})", text)
+    return f"starting {m.group(1).strip()!r}" if m and m.group(1).strip() else "a table row or box"
 
 
 def render_job(

@@ -123,7 +123,14 @@ def render_template(templates_dir: Path, name: str, context: dict[str, Any], tr:
             f"template syntax error: {e.message}", e.filename or templates_dir / name, e.lineno
         ) from None
     except jinja2.TemplateNotFound as e:
-        raise TemplateError(f"template not found: {e.name}", templates_dir) from None
+        if e.name == name:
+            raise TemplateError(f"template not found: {e.name}", templates_dir) from None
+        # Included or imported from the template: only names inside the templates folder resolve.
+        raise TemplateError(
+            f"template not found: {e.name} (templates include only files of their own folder)",
+            templates_dir / name,
+            _template_line(e, name),
+        ) from None
     except jinja2.exceptions.SecurityError as e:
         raise TemplateError(
             f"template not allowed: {_one_line(e)} (templates lay out data; they cannot reach Python internals)",
