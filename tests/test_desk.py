@@ -7,6 +7,7 @@ Tests that only read share one server per module; tests that change its settings
 
 from __future__ import annotations
 
+import csv
 import http.client
 import io
 import os
@@ -36,6 +37,7 @@ from leafgen import api
 from leafgen.build.plan import relative_path
 from leafgen.cli import main
 from leafgen.content.schema import load_leaflet
+from leafgen.desk.record import Record
 from leafgen.desk.worker import page_png
 from leafgen.render.job import Job
 
@@ -613,3 +615,17 @@ def test_record_downloads_as_csv_without_patients(desk: Server, page: Page) -> N
     assert header.startswith("when_utc,staff,action,leaflet,version,lang,kind,paper,large_print")
     assert any(",download,pins-and-needles-in-back,1.0,vi,checklist,a4,yes," in r for r in rows), rows
     assert "Zofia" not in text
+    # A print or download has no email state: the cell is empty, not a lone quote mark.
+    last = next(r for r in reversed(list(csv.DictReader(io.StringIO(text)))) if r["action"] == "download")
+    assert last["email_state"] == "" and last["english_fallback"] == "no", last
+
+
+def test_record_csv_quotes_only_cells_a_spreadsheet_would_run(tmp_path: Path) -> None:
+    record = Record(tmp_path)
+    record.add(staff="=HYPERLINK(1)", action="print", leaflet=LEAFLET, version="1.0", lang="en", kind="handout",
+               paper="a4", large_print=False, fillable=False, english_fallback=False, personalised=False)  # fmt: skip
+    record.add(staff="\tamy", action="-1+1", leaflet=LEAFLET, version="1.0", lang="en", kind="handout", paper="a4")
+    record.close()
+    rows = list(csv.DictReader(io.StringIO(Record(tmp_path).csv())))
+    assert rows[0]["staff"] == "'=HYPERLINK(1)" and rows[0]["email_state"] == "" and rows[0]["large_print"] == "no"
+    assert rows[1]["staff"] == "'\tamy" and rows[1]["action"] == "'-1+1" and rows[1]["personalised"] == ""
