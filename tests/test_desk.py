@@ -344,6 +344,23 @@ def test_the_note_is_data_and_an_unprintable_character_is_explained(desk: Server
     expect(page.get_by_label("Note from the clinician")).to_have_value("Stretch 😀 daily")  # kept to correct
 
 
+def test_a_refused_detail_is_shown_where_the_receptionist_is_looking(desk: Server, page: Page) -> None:
+    # On a 1024x768 screen the personalise and email forms sit below the fold: the page that says why nothing was
+    # printed or sent must bring its message into view (and to a screen reader), not reload at the top.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(desk.url + f"leaflet/{LEAFLET}?kind=checklist")
+    page.get_by_label("Patient name").fill("王小明")  # the English fonts have no Chinese
+    page.locator("#print-form").get_by_role("button", name="Download PDF").click()
+    expect(page.locator("#print-error")).to_contain_text("U+738B")
+    expect(page.locator("#print-error")).to_be_focused()
+    expect(page.locator("#print-error")).to_be_in_viewport()
+    page.get_by_label("Patient’s email address").fill("ann.@example.org")  # the browser lets this one through
+    page.get_by_role("button", name="Write to outbox").click()
+    expect(page.locator("#email-error")).to_contain_text("period")
+    expect(page.locator("#email-error")).to_be_focused()
+    expect(page.locator("#email-error")).to_be_in_viewport()
+
+
 # --- email ----------------------------------------------------------------------------------------------------
 
 
