@@ -344,6 +344,34 @@ def test_the_note_is_data_and_an_unprintable_character_is_explained(desk: Server
     expect(page.get_by_label("Note from the clinician")).to_have_value("Stretch 😀 daily")  # kept to correct
 
 
+@pytest.mark.parametrize(
+    ("field", "kind", "char"),
+    [
+        ("note", "handout", "\x00"),
+        ("note", "handout", "\x1b"),
+        ("note", "handout", "\u202e"),
+        ("patient_name", "checklist", "\x1b"),
+        ("patient_name", "checklist", "\u2066"),
+    ],  # fmt: skip
+    ids=["note-NUL", "note-ESC", "note-RLO", "name-ESC", "name-LRI"],
+)
+def test_a_pasted_control_character_is_named_not_a_template_error(
+    desk: Server, page: Page, field: str, kind: str, char: str
+) -> None:
+    # Text pasted from another program can carry invisible controls: the desk names the character, as leafgen does
+    # for a leaflet, instead of "template produced malformed layout XML" with a path on the server.
+    page.goto(desk.url + f"leaflet/{LEAFLET}?kind={kind}")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    form = {"csrf_token": token, "leaflet": LEAFLET, "lang": "en", "kind": kind, "paper": "a4"}
+    for target in ("pdf", f"leaflet/{LEAFLET}/preview"):
+        text = f"Stretch{char}\r\ntwice a day" if field == "note" else f"Zoë{char}Ng"
+        resp = page.request.post(desk.url + target, form={**form, field: text})
+        assert resp.status == 422, resp.headers["content-type"]
+        body = resp.text()
+        assert f"U+{ord(char):04X}" in body and "Not printed" in body
+        assert "template" not in body and "XML" not in body and str(ROOT) not in body
+
+
 def test_a_refused_detail_is_shown_where_the_receptionist_is_looking(desk: Server, page: Page) -> None:
     # On a 1024x768 screen the personalise and email forms sit below the fold: the page that says why nothing was
     # printed or sent must bring its message into view (and to a screen reader), not reload at the top.

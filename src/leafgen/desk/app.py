@@ -28,6 +28,7 @@ from wtforms import DateField, HiddenField, PasswordField, StringField, TextArea
 from wtforms.validators import DataRequired, Length, Optional
 
 from leafgen import api
+from leafgen.content.characters import FORBIDDEN_RE, describe, why
 from leafgen.desk.record import Record
 from leafgen.desk.staff import RateLimit, check_login, load_accounts
 from leafgen.desk.worker import Choice, Document, Failure, Pool, email, page_png, render
@@ -395,12 +396,22 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             return (form.patient_name.data or "").strip(), form.start_date.data, ""
         return "", None, (form.note.data or "").strip()
 
+    def _unprintable(name: str, note: str) -> Failure | None:
+        """A control or reordering character in the details (text pasted from another program carries them): named,
+        as leafgen names one in a leaflet, rather than breaking the page layout or printing the text reordered."""
+        for label, text in (("patient's name", name), ("note", note.replace("\r\n", "\n").replace("\r", "\n"))):
+            if m := FORBIDDEN_RE.search(text):
+                ch = m.group()
+                return Failure("personal", (f"the {label} has {describe(ch)}, {why(ch)}; delete it (pasted text?)",))
+        return None
+
     @app.post("/leaflet/<leaflet>/preview")
     def preview_personal(leaflet: str) -> tuple[str, int]:
         """The leaflet page again, its preview drawn from the personalised PDF (images inline: no URL holds it)."""
         form = PrintForm()
         c = _posted(form)
-        result = desk.pool.run(render, settings.project, c, *_personal(form, c))
+        name, start, note = _personal(form, c)
+        result = _unprintable(name, note) or desk.pool.run(render, settings.project, c, name, start, note)
         if isinstance(result, Failure):
             return _page(c, status=422, print_form=form, print_failure=result)
         images = [
@@ -415,7 +426,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         c = _posted(form)
         name, start, note = _personal(form, c)
         personalised = bool(name or start or note)
-        result = desk.pool.run(render, settings.project, c, name, start, note) if personalised else desk.document(c)
+        result = _unprintable(name, note) or (
+            desk.pool.run(render, settings.project, c, name, start, note) if personalised else desk.document(c)
+        )
         if isinstance(result, Failure):
             return _page(c, status=422, print_form=form, print_failure=result)
         download = request.form.get("action") == "download"
