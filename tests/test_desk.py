@@ -387,6 +387,11 @@ def test_a_refused_detail_is_shown_where_the_receptionist_is_looking(desk: Serve
     expect(page.locator("#email-error")).to_contain_text("period")
     expect(page.locator("#email-error")).to_be_focused()
     expect(page.locator("#email-error")).to_be_in_viewport()
+    expect(page.locator("#email-error")).not_to_contain_text("--to")  # the desk's words, not the command line's
+    page.get_by_label("Patient’s email address").fill("ann@example.org")
+    page.get_by_label("Patient’s name").fill("Ann <ann@example.org>")
+    page.get_by_role("button", name="Write to outbox").click()
+    expect(page.locator("#email-error")).to_contain_text("Not sent: the patient's name contains '<'")
 
 
 # --- email ----------------------------------------------------------------------------------------------------

@@ -128,6 +128,21 @@ def search(catalogue: list[api.LeafletInfo], query: str) -> list[Hit]:
     return hits
 
 
+# api.email names the command line's options in its messages; the desk's fields have labels instead.
+OPTION_WORDS = (("--to: ", ""), ("--name ", "the patient's name "))
+
+
+def _staff_words(failure: Failure) -> Failure:
+    """A failure as the desk says it: "malformed email address: …", not "--to: malformed email address: …"."""
+    lines = []
+    for line in failure.lines:
+        for option, words in OPTION_WORDS:
+            if line.startswith(option):
+                line = words + line.removeprefix(option)
+        lines.append(line)
+    return Failure(failure.kind, tuple(lines))
+
+
 # --- the application ------------------------------------------------------------------------------------------
 
 
@@ -464,7 +479,7 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         with desk.mail_lock:  # a double click waits here, then finds the journal says "sent"
             result = desk.pool.run(email, settings.project, settings.outbox, settings.journal, address, name, c, send)
         if isinstance(result, Failure):
-            return _page(c, status=422, email_form=form, email_failure=result)
+            return _page(c, status=422, email_form=form, email_failure=_staff_words(result))
         _sig, catalogue, _langs = desk.meta()
         info = next(i for i in catalogue if i.id == c.leaflet)
         if result.status in ("sent", "written", "failed", "uncertain"):
