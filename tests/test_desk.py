@@ -205,6 +205,26 @@ def test_arabic_large_print_preview_is_right_to_left(desk: Server, page: Page) -
     assert ragged_side(en) == "right"
 
 
+def test_arabic_typed_at_the_desk_runs_right_to_left(desk: Server, page: Page) -> None:
+    # A receptionist types an Arabic name or note: the box shows it right to left, as the PDF will print it, and a
+    # Latin one stays left to right (dir=auto); the search words echoed in a heading are isolated (<bdi>).
+    page.goto(desk.url)
+    page.get_by_label("Search titles").fill("وخز")
+    page.get_by_label("Search titles").press("Enter")
+    expect(page.locator("#results bdi")).to_have_text("وخز")
+    assert page.locator("#q").evaluate("e => e.matches(':dir(rtl)')")
+    page.goto(desk.url + f"leaflet/{LEAFLET}?lang=ar&kind=checklist")
+    boxes = {"#patient_name": "فاطمة الزهراء", "#name": "فاطمة"}
+    for selector, text in boxes.items():
+        page.locator(selector).fill(text)
+        assert page.locator(selector).evaluate("e => e.matches(':dir(rtl)')"), selector
+        page.locator(selector).fill("Zoë O'Brien-Ng")
+        assert page.locator(selector).evaluate("e => e.matches(':dir(ltr)')"), selector
+    page.goto(desk.url + f"leaflet/{LEAFLET}?lang=ar")
+    page.locator("#note").fill("اعمل التمارين مرتين في اليوم")
+    assert page.locator("#note").evaluate("e => e.matches(':dir(rtl)')")
+
+
 def ragged_side(png: bytes) -> str:
     """Which side of the text column is ragged, from where each row of ink starts and ends."""
     img = Image.open(io.BytesIO(png)).convert("L")
