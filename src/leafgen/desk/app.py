@@ -28,7 +28,7 @@ from wtforms import DateField, HiddenField, PasswordField, StringField, TextArea
 from wtforms.validators import DataRequired, Length, Optional
 
 from leafgen import api
-from leafgen.content.characters import FORBIDDEN_RE, describe, why
+from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.desk.record import Record
 from leafgen.desk.staff import RateLimit, check_login, load_accounts
 from leafgen.desk.worker import Choice, Document, Failure, Pool, email, page_png, render
@@ -417,7 +417,8 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         for label, text in (("patient's name", name), ("note", note.replace("\r\n", "\n").replace("\r", "\n"))):
             if m := FORBIDDEN_RE.search(text):
                 ch = m.group()
-                return Failure("personal", (f"the {label} has {describe(ch)}, {why(ch)}; delete it (pasted text?)",))
+                where = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip()
+                return Failure("personal", (f"the {label} has {why(ch)} ({where}); delete it or type that part again",))
         return None
 
     @app.post("/leaflet/<leaflet>/preview")
