@@ -364,6 +364,23 @@ def test_the_note_is_data_and_an_unprintable_character_is_explained(desk: Server
     expect(page.get_by_label("Note from the clinician")).to_have_value("Stretch 😀 daily")  # kept to correct
 
 
+def test_a_pasted_note_too_long_for_its_box_is_refused_not_cut_short(desk: Server, page: Page) -> None:
+    # The note's last sentence may be the one that matters: a browser's maxlength would drop it without a word.
+    note = "Do the stretches twice a day. " * 20 + "Do NOT lift more than 5 kg until we see you again."
+    page.goto(desk.url + f"leaflet/{LEAFLET}")
+    page.get_by_label("Note from the clinician").fill(note)
+    expect(page.get_by_label("Note from the clinician")).to_have_value(note)
+    page.locator("#print-form").get_by_role("button", name="Download PDF").click()
+    expect(page.locator("#print-error")).to_contain_text(f"the note is {len(note)} characters long")
+    expect(page.get_by_label("Note from the clinician")).to_have_value(note)  # kept, to shorten
+    # Line breaks count once, as the receptionist sees them (browsers send each as CR LF).
+    lines = "\n".join(["Stretch twice a day."] * 28)  # 587 characters, 615 with CR LF
+    page.get_by_label("Note from the clinician").fill(lines)
+    with page.expect_download() as dl:
+        page.locator("#print-form").get_by_role("button", name="Download PDF").click()
+    assert pdf_text(Path(dl.value.path()).read_bytes()).count("Stretch twice a day.") == 28
+
+
 @pytest.mark.parametrize(
     ("field", "kind", "char"),
     [
@@ -508,7 +525,7 @@ def test_pages_carry_the_security_headers(desk: Server) -> None:
         ({"kind": ""}, 400, "The form is incomplete"),
         ({"address": "ann@example.org\r\nBcc: all@example.org"}, 422, "line break"),
         ({"note": "x" * 10_000_000}, 413, "too large"),
-        ({"note": "x" * 700}, 400, "longer than 600 characters"),
+        ({"note": "x" * 700}, 422, "the note is 700 characters long"),
     ],
     ids=["unknown-leaflet", "unknown-language", "missing-field", "address-line-break", "10MB-note", "long-note"],
 )

@@ -80,7 +80,7 @@ class ChoiceForm(FlaskForm):
 class PrintForm(ChoiceForm):
     patient_name = StringField("Patient name", validators=[Optional(), Length(max=NAME_MAX)])
     start_date = DateField("Start date", validators=[Optional()])
-    note = TextAreaField("Note from the clinician", validators=[Optional(), Length(max=NOTE_MAX)])
+    note = TextAreaField("Note from the clinician", validators=[Optional()])  # too long: said on the page
 
 
 class EmailForm(ChoiceForm):
@@ -409,7 +409,8 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         """Only what the chosen kind prints: a name on a handout would be taken but never shown."""
         if c.kind == "checklist":
             return (form.patient_name.data or "").strip(), form.start_date.data, ""
-        return "", None, (form.note.data or "").strip()
+        # A line break counts once, as the receptionist sees it (browsers send it as CR LF).
+        return "", None, (form.note.data or "").replace("\r\n", "\n").strip()
 
     def _unprintable(name: str, note: str) -> Failure | None:
         """A control or reordering character in the details (text pasted from another program carries them): named,
