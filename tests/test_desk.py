@@ -7,6 +7,7 @@ Tests that only read share one server per module; tests that change its settings
 
 from __future__ import annotations
 
+import csv
 import http.client
 import io
 import os
@@ -36,6 +37,7 @@ from leafgen import api
 from leafgen.build.plan import relative_path
 from leafgen.cli import main
 from leafgen.content.schema import load_leaflet
+from leafgen.desk.record import Record
 from leafgen.desk.worker import page_png
 from leafgen.render.job import Job
 
@@ -203,6 +205,26 @@ def test_arabic_large_print_preview_is_right_to_left(desk: Server, page: Page) -
     assert ragged_side(en) == "right"
 
 
+def test_arabic_typed_at_the_desk_runs_right_to_left(desk: Server, page: Page) -> None:
+    # A receptionist types an Arabic name or note: the box shows it right to left, as the PDF will print it, and a
+    # Latin one stays left to right (dir=auto); the search words echoed in a heading are isolated (<bdi>).
+    page.goto(desk.url)
+    page.get_by_label("Search titles").fill("وخز")
+    page.get_by_label("Search titles").press("Enter")
+    expect(page.locator("#results bdi")).to_have_text("وخز")
+    assert page.locator("#q").evaluate("e => e.matches(':dir(rtl)')")
+    page.goto(desk.url + f"leaflet/{LEAFLET}?lang=ar&kind=checklist")
+    boxes = {"#patient_name": "فاطمة الزهراء", "#name": "فاطمة"}
+    for selector, text in boxes.items():
+        page.locator(selector).fill(text)
+        assert page.locator(selector).evaluate("e => e.matches(':dir(rtl)')"), selector
+        page.locator(selector).fill("Zoë O'Brien-Ng")
+        assert page.locator(selector).evaluate("e => e.matches(':dir(ltr)')"), selector
+    page.goto(desk.url + f"leaflet/{LEAFLET}?lang=ar")
+    page.locator("#note").fill("اعمل التمارين مرتين في اليوم")
+    assert page.locator("#note").evaluate("e => e.matches(':dir(rtl)')")
+
+
 def ragged_side(png: bytes) -> str:
     """Which side of the text column is ragged, from where each row of ink starts and ends."""
     img = Image.open(io.BytesIO(png)).convert("L")
@@ -342,6 +364,73 @@ def test_the_note_is_data_and_an_unprintable_character_is_explained(desk: Server
     expect(page.get_by_label("Note from the clinician")).to_have_value("Stretch 😀 daily")  # kept to correct
 
 
+def test_a_pasted_note_too_long_for_its_box_is_refused_not_cut_short(desk: Server, page: Page) -> None:
+    # The note's last sentence may be the one that matters: a browser's maxlength would drop it without a word.
+    note = "Do the stretches twice a day. " * 20 + "Do NOT lift more than 5 kg until we see you again."
+    page.goto(desk.url + f"leaflet/{LEAFLET}")
+    page.get_by_label("Note from the clinician").fill(note)
+    expect(page.get_by_label("Note from the clinician")).to_have_value(note)
+    page.locator("#print-form").get_by_role("button", name="Download PDF").click()
+    expect(page.locator("#print-error")).to_contain_text(f"the note is {len(note)} characters long")
+    expect(page.get_by_label("Note from the clinician")).to_have_value(note)  # kept, to shorten
+    # Line breaks count once, as the receptionist sees them (browsers send each as CR LF).
+    lines = "\n".join(["Stretch twice a day."] * 28)  # 587 characters, 615 with CR LF
+    page.get_by_label("Note from the clinician").fill(lines)
+    with page.expect_download() as dl:
+        page.locator("#print-form").get_by_role("button", name="Download PDF").click()
+    assert pdf_text(Path(dl.value.path()).read_bytes()).count("Stretch twice a day.") == 28
+
+
+@pytest.mark.parametrize(
+    ("field", "kind", "char"),
+    [
+        ("note", "handout", "\x00"),
+        ("note", "handout", "\x1b"),
+        ("note", "handout", "\u202e"),
+        ("patient_name", "checklist", "\x1b"),
+        ("patient_name", "checklist", "\u2066"),
+    ],  # fmt: skip
+    ids=["note-NUL", "note-ESC", "note-RLO", "name-ESC", "name-LRI"],
+)
+def test_a_pasted_control_character_is_named_not_a_template_error(
+    desk: Server, page: Page, field: str, kind: str, char: str
+) -> None:
+    # Text pasted from another program can carry invisible controls: the desk names the character, as leafgen does
+    # for a leaflet, instead of "template produced malformed layout XML" with a path on the server.
+    page.goto(desk.url + f"leaflet/{LEAFLET}?kind={kind}")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    form = {"csrf_token": token, "leaflet": LEAFLET, "lang": "en", "kind": kind, "paper": "a4"}
+    for target in ("pdf", f"leaflet/{LEAFLET}/preview"):
+        text = f"Stretch{char}\r\ntwice a day" if field == "note" else f"Zoë{char}Ng"
+        resp = page.request.post(desk.url + target, form={**form, field: text})
+        assert resp.status == 422, resp.headers["content-type"]
+        body = resp.text()
+        assert f"U+{ord(char):04X}" in body and "Not printed" in body
+        assert "template" not in body and "XML" not in body and str(ROOT) not in body
+
+
+def test_a_refused_detail_is_shown_where_the_receptionist_is_looking(desk: Server, page: Page) -> None:
+    # On a 1024x768 screen the personalise and email forms sit below the fold: the page that says why nothing was
+    # printed or sent must bring its message into view (and to a screen reader), not reload at the top.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(desk.url + f"leaflet/{LEAFLET}?kind=checklist")
+    page.get_by_label("Patient name").fill("王小明")  # the English fonts have no Chinese
+    page.locator("#print-form").get_by_role("button", name="Download PDF").click()
+    expect(page.locator("#print-error")).to_contain_text("U+738B")
+    expect(page.locator("#print-error")).to_be_focused()
+    expect(page.locator("#print-error")).to_be_in_viewport()
+    page.get_by_label("Patient’s email address").fill("ann.@example.org")  # the browser lets this one through
+    page.get_by_role("button", name="Write to outbox").click()
+    expect(page.locator("#email-error")).to_contain_text("period")
+    expect(page.locator("#email-error")).to_be_focused()
+    expect(page.locator("#email-error")).to_be_in_viewport()
+    expect(page.locator("#email-error")).not_to_contain_text("--to")  # the desk's words, not the command line's
+    page.get_by_label("Patient’s email address").fill("ann@example.org")
+    page.get_by_label("Patient’s name").fill("Ann <ann@example.org>")
+    page.get_by_role("button", name="Write to outbox").click()
+    expect(page.locator("#email-error")).to_contain_text("Not sent: the patient's name contains '<'")
+
+
 # --- email ----------------------------------------------------------------------------------------------------
 
 
@@ -436,7 +525,7 @@ def test_pages_carry_the_security_headers(desk: Server) -> None:
         ({"kind": ""}, 400, "The form is incomplete"),
         ({"address": "ann@example.org\r\nBcc: all@example.org"}, 422, "line break"),
         ({"note": "x" * 10_000_000}, 413, "too large"),
-        ({"note": "x" * 700}, 400, "longer than 600 characters"),
+        ({"note": "x" * 700}, 422, "the note is 700 characters long"),
     ],
     ids=["unknown-leaflet", "unknown-language", "missing-field", "address-line-break", "10MB-note", "long-note"],
 )
@@ -613,3 +702,17 @@ def test_record_downloads_as_csv_without_patients(desk: Server, page: Page) -> N
     assert header.startswith("when_utc,staff,action,leaflet,version,lang,kind,paper,large_print")
     assert any(",download,pins-and-needles-in-back,1.0,vi,checklist,a4,yes," in r for r in rows), rows
     assert "Zofia" not in text
+    # A print or download has no email state: the cell is empty, not a lone quote mark.
+    last = next(r for r in reversed(list(csv.DictReader(io.StringIO(text)))) if r["action"] == "download")
+    assert last["email_state"] == "" and last["english_fallback"] == "no", last
+
+
+def test_record_csv_quotes_only_cells_a_spreadsheet_would_run(tmp_path: Path) -> None:
+    record = Record(tmp_path)
+    record.add(staff="=HYPERLINK(1)", action="print", leaflet=LEAFLET, version="1.0", lang="en", kind="handout",
+               paper="a4", large_print=False, fillable=False, english_fallback=False, personalised=False)  # fmt: skip
+    record.add(staff="\tamy", action="-1+1", leaflet=LEAFLET, version="1.0", lang="en", kind="handout", paper="a4")
+    record.close()
+    rows = list(csv.DictReader(io.StringIO(Record(tmp_path).csv())))
+    assert rows[0]["staff"] == "'=HYPERLINK(1)" and rows[0]["email_state"] == "" and rows[0]["large_print"] == "no"
+    assert rows[1]["staff"] == "'\tamy" and rows[1]["action"] == "'-1+1" and rows[1]["personalised"] == ""

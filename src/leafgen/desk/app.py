@@ -28,6 +28,7 @@ from wtforms import DateField, HiddenField, PasswordField, StringField, TextArea
 from wtforms.validators import DataRequired, Length, Optional
 
 from leafgen import api
+from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.desk.record import Record
 from leafgen.desk.staff import RateLimit, check_login, load_accounts
 from leafgen.desk.worker import Choice, Document, Failure, Pool, email, page_png, render
@@ -79,7 +80,7 @@ class ChoiceForm(FlaskForm):
 class PrintForm(ChoiceForm):
     patient_name = StringField("Patient name", validators=[Optional(), Length(max=NAME_MAX)])
     start_date = DateField("Start date", validators=[Optional()])
-    note = TextAreaField("Note from the clinician", validators=[Optional(), Length(max=NOTE_MAX)])
+    note = TextAreaField("Note from the clinician", validators=[Optional()])  # too long: said on the page
 
 
 class EmailForm(ChoiceForm):
@@ -125,6 +126,21 @@ def search(catalogue: list[api.LeafletInfo], query: str) -> list[Hit]:
         if langs or not words:
             hits.append(Hit(info, langs))
     return hits
+
+
+# api.email names the command line's options in its messages; the desk's fields have labels instead.
+OPTION_WORDS = (("--to: ", ""), ("--name ", "the patient's name "))
+
+
+def _staff_words(failure: Failure) -> Failure:
+    """A failure as the desk says it: "malformed email address: …", not "--to: malformed email address: …"."""
+    lines = []
+    for line in failure.lines:
+        for option, words in OPTION_WORDS:
+            if line.startswith(option):
+                line = words + line.removeprefix(option)
+        lines.append(line)
+    return Failure(failure.kind, tuple(lines))
 
 
 # --- the application ------------------------------------------------------------------------------------------
@@ -393,14 +409,26 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         """Only what the chosen kind prints: a name on a handout would be taken but never shown."""
         if c.kind == "checklist":
             return (form.patient_name.data or "").strip(), form.start_date.data, ""
-        return "", None, (form.note.data or "").strip()
+        # A line break counts once, as the receptionist sees it (browsers send it as CR LF).
+        return "", None, (form.note.data or "").replace("\r\n", "\n").strip()
+
+    def _unprintable(name: str, note: str) -> Failure | None:
+        """A control or reordering character in the details (text pasted from another program carries them): named,
+        as leafgen names one in a leaflet, rather than breaking the page layout or printing the text reordered."""
+        for label, text in (("patient's name", name), ("note", note.replace("\r\n", "\n").replace("\r", "\n"))):
+            if m := FORBIDDEN_RE.search(text):
+                ch = m.group()
+                where = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip()
+                return Failure("personal", (f"the {label} has {why(ch)} ({where}); delete it or type that part again",))
+        return None
 
     @app.post("/leaflet/<leaflet>/preview")
     def preview_personal(leaflet: str) -> tuple[str, int]:
         """The leaflet page again, its preview drawn from the personalised PDF (images inline: no URL holds it)."""
         form = PrintForm()
         c = _posted(form)
-        result = desk.pool.run(render, settings.project, c, *_personal(form, c))
+        name, start, note = _personal(form, c)
+        result = _unprintable(name, note) or desk.pool.run(render, settings.project, c, name, start, note)
         if isinstance(result, Failure):
             return _page(c, status=422, print_form=form, print_failure=result)
         images = [
@@ -415,7 +443,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         c = _posted(form)
         name, start, note = _personal(form, c)
         personalised = bool(name or start or note)
-        result = desk.pool.run(render, settings.project, c, name, start, note) if personalised else desk.document(c)
+        result = _unprintable(name, note) or (
+            desk.pool.run(render, settings.project, c, name, start, note) if personalised else desk.document(c)
+        )
         if isinstance(result, Failure):
             return _page(c, status=422, print_form=form, print_failure=result)
         download = request.form.get("action") == "download"
@@ -451,7 +481,7 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         with desk.mail_lock:  # a double click waits here, then finds the journal says "sent"
             result = desk.pool.run(email, settings.project, settings.outbox, settings.journal, address, name, c, send)
         if isinstance(result, Failure):
-            return _page(c, status=422, email_form=form, email_failure=result)
+            return _page(c, status=422, email_form=form, email_failure=_staff_words(result))
         _sig, catalogue, _langs = desk.meta()
         info = next(i for i in catalogue if i.id == c.leaflet)
         if result.status in ("sent", "written", "failed", "uncertain"):

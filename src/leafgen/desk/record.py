@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RECORD = "handouts.sqlite"
+FORMULA_START = "=+-@\t\r"
 COLUMNS = (
     "when_utc",
     "staff",
@@ -65,8 +66,9 @@ class Record:
         w = csv.writer(out, lineterminator="\r\n")
         w.writerow(COLUMNS)
         for r in reversed(self.rows()):
-            # A cell starting with = + - @ is a formula to a spreadsheet: quote it as text.
-            w.writerow(["'" + v if v[:1] in "=+-@" else v for v in (r[c] for c in COLUMNS)])
+            # A cell starting with = + - @ (or a tab or CR) is a formula to a spreadsheet: quote it as text. An
+            # empty cell stays empty ("" is in every string, so test the first character's presence first).
+            w.writerow(["'" + v if v and v[0] in FORMULA_START else v for v in (r[c] for c in COLUMNS)])
         return out.getvalue()
 
     def close(self) -> None:
