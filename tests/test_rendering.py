@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 
 import pytest
@@ -192,3 +193,19 @@ def test_a_box_longer_than_a_page_still_splits_and_keeps_every_paragraph():
     text = " ".join(pages)
     assert all(f"Boxed {i}." in text for i in range(14)) and "After the box." in text
     assert sum("Boxed" in p for p in pages) >= 2
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_embedded_fonts_carry_no_hinting(lang):
+    """Hinting was about a third of every PDF and print does not use it: vendored fonts are unhinted."""
+    pdf = rendered(Job(LEAFLET, lang, "handout", "a4")).pdf
+    tags = {}
+    for page in pdf_reader(pdf).pages:
+        for font in page["/Resources"]["/Font"].values():
+            descriptor = font.get_object().get("/FontDescriptor")
+            if descriptor is None or "/FontFile2" not in descriptor.get_object():
+                continue
+            data = descriptor.get_object()["/FontFile2"].get_object().get_data()
+            count = struct.unpack(">H", data[4:6])[0]  # the sfnt table directory
+            tags[str(font.get_object()["/BaseFont"])] = {data[12 + 16 * i : 16 + 16 * i] for i in range(count)}
+    assert tags and all(not ({b"fpgm", b"prep", b"cvt "} & found) for found in tags.values()), tags
