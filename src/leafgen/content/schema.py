@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from leafgen.content.model import (
     Paragraph,
     Section,
 )
-from leafgen.content.sources import LDict, LList, load_yaml
+from leafgen.content.sources import LDict, LList, load_yaml, read_text
 from leafgen.errors import ErrorList, SourceError
 from leafgen.project import ID_RE
 
@@ -216,9 +218,33 @@ def _document(c: Checker, root: LDict, today: dt.date) -> DocumentControl:
 
 
 def load_leaflet(path: Path, today: dt.date | None = None) -> tuple[Leaflet, list[str]]:
-    """Parse and check one leaflet file; raise ErrorList naming every problem, return warnings."""
+    """Parse and check one leaflet file; raise ErrorList naming every problem, return warnings.
+
+    A batch renders each leaflet for every language, kind and paper (44 jobs for 22 languages), so the
+    parse is cached by the file's text: an edited file (a long-running desk) is parsed afresh, an unchanged
+    one once. Leaflets are frozen dataclasses, safe to share; problems are never cached, they raise again.
+    """
+    text = read_text(path)
+    today = today or dt.date.today()
+    key = (path, hashlib.sha256(text.encode()).digest(), today)
+    hit = _PARSED.get(key)
+    if hit is None:
+        leaflet, warnings = _check_leaflet(path, today, text)
+        hit = (leaflet, tuple(warnings))
+        with _PARSED_LOCK:
+            _PARSED[key] = hit
+            while len(_PARSED) > 64:  # bounded: a long-running desk sees many versions of a file
+                del _PARSED[next(iter(_PARSED))]
+    return hit[0], list(hit[1])
+
+
+_PARSED: dict[tuple[Path, bytes, dt.date], tuple[Leaflet, tuple[str, ...]]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _check_leaflet(path: Path, today: dt.date, text: str) -> tuple[Leaflet, list[str]]:
     c = Checker(path)
-    root = load_yaml(path)
+    root = load_yaml(path, text)
     if not isinstance(root, LDict):
         raise SourceError(
             "a leaflet must be a YAML mapping (id, title, summary, sections, checklist, document)",
@@ -236,7 +262,7 @@ def load_leaflet(path: Path, today: dt.date | None = None) -> tuple[Leaflet, lis
         summary=c.text(root, "summary", "leaflet"),
         sections=_sections(c, root),
         checklist=_checklist(c, root),
-        document=_document(c, root, today or dt.date.today()),
+        document=_document(c, root, today),
         path=path,
     )
     if c.errors:
@@ -245,9 +271,24 @@ def load_leaflet(path: Path, today: dt.date | None = None) -> tuple[Leaflet, lis
 
 
 def load_disclaimer(path: Path) -> Disclaimer:
-    """The one shared disclaimer every leaflet must carry; refuse to build without it."""
+    """The one shared disclaimer every leaflet must carry; refuse to build without it (cached by content)."""
+    text = read_text(path)
+    key = (path, hashlib.sha256(text.encode()).digest())
+    hit = _DISCLAIMERS.get(key)
+    if hit is None:
+        hit = _check_disclaimer(path, text)
+        with _PARSED_LOCK:
+            _DISCLAIMERS.clear()  # one disclaimer per project: keep the latest version only
+            _DISCLAIMERS[key] = hit
+    return hit
+
+
+_DISCLAIMERS: dict[tuple[Path, bytes], Disclaimer] = {}
+
+
+def _check_disclaimer(path: Path, text: str) -> Disclaimer:
     c = Checker(path)
-    root = load_yaml(path)
+    root = load_yaml(path, text)
     m = c.mapping(root, "disclaimer file", 1, ("heading", "text"))
     if m is None:
         raise ErrorList(c.errors)

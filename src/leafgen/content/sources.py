@@ -149,9 +149,10 @@ def read_text(path: Path) -> str:
     return text
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse one YAML file, turning any syntax error into a one-line path:line message."""
-    text = read_text(path)
+def load_yaml(path: Path, text: str | None = None) -> Any:
+    """Parse one YAML file (or its text, already read), turning any syntax error into a one-line path:line message."""
+    if text is None:
+        text = read_text(path)
     _refuse_anchors(text, path)
     loader = _Loader(text)
     loader.name = str(path)
