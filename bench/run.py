@@ -390,11 +390,33 @@ def fallback_flag(langs: list[str]) -> list[str]:
 # --- 5. batch scaling ----------------------------------------------------------------------------------------------
 
 
+SPIN = "import time\nt = time.process_time()\nx = 0\nfor i in range(8_000_000):\n    x += i * i\n" + (
+    "print(time.process_time() - t)"
+)
+
+
+def machine_scaling() -> None:
+    """The machine's own scaling on plain Python: the ceiling --jobs 2 can reach here, with neighbours as they are."""
+    alone, pair, walls = [], [], []
+    for _ in range(3):
+        alone.append(float(run([sys.executable, "-c", SPIN])[1].stdout))
+        t = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        pair += [float(p.communicate()[0]) for p in procs]
+        walls.append(time.perf_counter() - t)
+    t1, t2 = min(alone), statistics.median(pair)
+    speedup = 2 * t1 / min(walls)
+    report("control: plain Python, 2 processes / 1", f"{speedup:.2f}x", "(the ceiling)")
+    note(f"(CPU per task {t1:.2f} s alone, {t2:.2f} s with two at once = {t2 / t1:.2f}x: what the hardware and "
+         "the neighbours take, before leafgen)")  # fmt: skip
+
+
 def scaling(tmp: Path, leaflets: tuple[int, ...], rounds: int, langs: list[str]) -> None:
     per = len(langs) * 2
     print(f"\n5. Batch scaling: N leaflets x {len(langs)} languages ({','.join(langs)}) x 2 kinds x A4, "
           f"whole `leafgen build`, fresh out folder, --jobs 1 and 2 alternated, best of {rounds}")  # fmt: skip
     extra = fallback_flag(langs)
+    machine_scaling()
     proj = tmp / "scaling"
     synthetic(proj, max(leaflets))
     for count in leaflets:
