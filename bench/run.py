@@ -511,7 +511,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def desk(n: int) -> None:
+def desk(tmp: Path, n: int) -> None:
     print("\n7. The desk: page-1 preview of a handout on a warm `leafgen serve` (127.0.0.1)")
     _, proc = run([*leafgen_cmd(), "--help"])
     if not re.search(r"^\s+serve\b", proc.stdout, re.MULTILINE):
@@ -519,14 +519,15 @@ def desk(n: int) -> None:
         report("20 concurrent previews", "no `leafgen serve` yet", "0 errors", pending=True)
         return
     port = free_port()
+    serve = [*leafgen_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
-        [*leafgen_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*serve, "--data", str(tmp / "desk"), "--outbox", str(tmp / "outbox")],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        url = f"http://127.0.0.1:{port}/preview/{FIRST}/en/handout/a4/1.png"
+        url = f"http://127.0.0.1:{port}/preview/{FIRST}/en/handout/a4/page-1.png"
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -585,7 +586,7 @@ def main() -> int:
         processes(tmp, 5 if quick else 11)
         scaling(tmp, (50, 200), 1 if quick else 2, ["en"] if quick else BATCH_LANGS)
         memory(tmp, 500 if quick else 5000, quick)
-        desk(5 if quick else 20)
+        desk(tmp, 5 if quick else 20)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
