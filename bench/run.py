@@ -518,7 +518,8 @@ def free_port() -> int:
 
 
 def desk(tmp: Path, n: int) -> None:
-    print("\n7. The desk: page-1 preview of a handout on a warm `leafgen serve` (127.0.0.1)")
+    print("\n7. The desk: page-1 preview of a handout on a warm `leafgen serve` (127.0.0.1), each one a PDF and a")
+    print("   page image the desk has not made before (the desk caches both: a repeated URL would measure the cache)")
     _, proc = run([*leafgen_cmd(), "--help"])
     if not re.search(r"^\s+serve\b", proc.stdout, re.MULTILINE):
         report("page-1 preview, warm", "no `leafgen serve` yet", "< 300 ms", pending=True)
@@ -532,41 +533,58 @@ def desk(tmp: Path, n: int) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    base = f"http://127.0.0.1:{port}/preview/{FIRST}"
+    # Every language x paper x print size is a preview the desk has not drawn yet.
+    fresh = [f"{base}/{lang}/handout/{paper}/page-1.png" + ("?large_print=1" if large else "")
+             for large in (False, True) for paper in ("a4", "letter") for lang in PROJECT.languages()]  # fmt: skip
+    fresh = [u for u in fresh if not u.startswith(f"{base}/en/handout/a4/page-1.png")]
     try:
-        url = f"http://127.0.0.1:{port}/preview/{FIRST}/en/handout/a4/page-1.png"
-        deadline = time.monotonic() + 20
-        while True:
+        deadline = time.monotonic() + 60
+        while True:  # warm: the first preview loads the workers (ReportLab, fonts, PDFium)
             try:
-                urllib.request.urlopen(url, timeout=10).read()
+                urllib.request.urlopen(f"{base}/en/handout/a4/page-1.png", timeout=60).read()
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
+                    err = (server.stderr.read() if server.poll() is not None else b"").decode()[-300:]
                     report("page-1 preview, warm", "server did not answer", "< 300 ms", False)
+                    note(err)
                     return
                 time.sleep(0.2)
-        t = median_time(lambda: urllib.request.urlopen(url, timeout=10).read(), n)
-        report("page-1 preview, warm (median)", f"{t * 1000:.0f} ms", "< 300 ms", t < 0.3)
+        times = []
+        for url in fresh[:n]:
+            t = time.perf_counter()
+            urllib.request.urlopen(url, timeout=60).read()
+            times.append(time.perf_counter() - t)
+        t = statistics.median(times)
+        report(f"page-1 preview, warm (median of {len(times)})", f"{t * 1000:.0f} ms", "< 300 ms", t < 0.3)
+        note(f"(range {min(times) * 1000:.0f}-{max(times) * 1000:.0f} ms; languages in turn, A4 and Letter)")
         errors: list[str] = []
+        batch = fresh[n : n + 20] if len(fresh) >= n + 20 else fresh[:20]
+        lat: list[float] = []
 
-        def fetch() -> None:
+        def fetch(url: str) -> None:
+            t0 = time.perf_counter()
             try:
-                with urllib.request.urlopen(url, timeout=60) as r:
-                    if r.status != 200 or not r.read():
+                with urllib.request.urlopen(url, timeout=120) as r:
+                    if r.status != 200 or not r.read().startswith(b"\x89PNG"):
                         errors.append(str(r.status))
             except Exception as e:  # any failure counts
                 errors.append(f"{type(e).__name__}: {e}")
+            lat.append(time.perf_counter() - t0)
 
-        threads = [threading.Thread(target=fetch) for _ in range(20)]
+        threads = [threading.Thread(target=fetch, args=(u,)) for u in batch]
         start = time.perf_counter()
         for th in threads:
             th.start()
         for th in threads:
             th.join()
         wall = time.perf_counter() - start
-        report("20 concurrent previews", f"{len(errors)} errors, {wall:.1f} s", "0 errors", not errors)
+        report(f"{len(batch)} concurrent previews", f"{len(errors)} errors", "0 errors", not errors)
+        note(f"(all answered in {wall:.1f} s, slowest {max(lat):.1f} s{'; ' + errors[0] if errors else ''})")
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=20)
 
 
 def main() -> int:
