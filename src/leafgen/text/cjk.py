@@ -153,6 +153,6 @@ class CJKParagraph(Paragraph):
         self._lines_memo = (key, lines)
         return lines
 
-    def split(self, availWidth, availHeight):  # noqa: N803 - ReportLab's names
+    def split(self, availWidth: float, availHeight: float) -> list:  # noqa: N803 - ReportLab's names
         self.__dict__.pop("_lines_memo", None)  # ReportLab's CJK split edits the lines' words in place
         return super().split(availWidth, availHeight)
