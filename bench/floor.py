@@ -1,6 +1,6 @@
 """The floor: the English A4 handout as a bare ReportLab Platypus story, nothing of leafgen's pipeline.
 
-Same content, styles, fonts (the TTFs in src/leafgen/fonts, registered under their own names), sizes,
+Same content, styles, fonts (the TTFs in src/leafgen/text/fonts, registered under their own names), sizes,
 page geometry and running header/footer with "Page X of Y" as leafgen's handout, but no templating,
 no translation, no validation, no layout XML: content is read once up front and only the story and
 the PDF are made per call. What leafgen costs above this is the price of its pipeline.
@@ -185,6 +185,10 @@ def render(content: dict[str, Any]) -> tuple[bytes, int]:
     return buf.getvalue(), doc.page
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the bare script's whole process: read, lay out, write one PDF (bench/run.py times it)
+    import sys
+
     pdf, pages = render(load_content())
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_bytes(pdf)
     print(f"floor: {len(pdf)} bytes, {pages} pages")

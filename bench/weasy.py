@@ -1,6 +1,6 @@
 """The same English A4 handout as an HTML page (Jinja2) rendered by WeasyPrint, for comparison.
 
-Same content, Noto Sans from src/leafgen/fonts (@font-face), sizes, colours, column width and running
+Same content, Noto Sans from src/leafgen/text/fonts (@font-face), sizes, colours, column width and running
 header/footer with "Page X of Y" as leafgen's handout. WeasyPrint is optional: `pip install weasyprint`.
 """
 

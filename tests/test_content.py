@@ -110,3 +110,24 @@ def test_broken_source_is_one_line_error_with_file_and_line(bad: Path, project, 
     assert f"{target.name}:{line}: " in err and message in err
     assert "Traceback" not in err
     assert not list(out.rglob("*.pdf")) and not list(out.rglob("*.tmp")), "a failed build left files behind"
+
+
+def test_parse_cache_follows_the_file_text(project):
+    """The parse is cached for a batch's many jobs, but an edit (a long-running desk) is always seen."""
+    path = project.leaflet_path(LEAFLET)
+    first, _ = load_leaflet(path)
+    assert load_leaflet(path)[0] is first  # unchanged text: parsed once
+    source = path.read_text(encoding="utf-8")
+    path.write_text(source.replace(f"title: {first.title}", "title: Edited title", 1), encoding="utf-8")
+    assert load_leaflet(path)[0].title == "Edited title"
+    path.write_text(source.replace(f"title: {first.title}", "title: [unclosed", 1), encoding="utf-8")
+    with pytest.raises(LeafgenError):
+        load_leaflet(path)
+    with pytest.raises(LeafgenError):  # a broken file keeps failing: errors are never cached
+        load_leaflet(path)
+    path.write_text(source, encoding="utf-8")
+    assert load_leaflet(path)[0] == first
+    disclaimer = load_disclaimer(project.disclaimer_path)
+    text = project.disclaimer_path.read_text(encoding="utf-8")
+    project.disclaimer_path.write_text(text.replace(disclaimer.heading, "Edited heading", 1), encoding="utf-8")
+    assert load_disclaimer(project.disclaimer_path).heading == "Edited heading"

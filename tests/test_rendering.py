@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 
 import pytest
@@ -11,9 +12,11 @@ from pypdf.generic import ContentStream
 from conftest import LEAFLET, SHIPPED, normalise, pdf_reader, pdf_text, rendered, require
 from leafgen.api import render
 from leafgen.content.model import Bullets
-from leafgen.content.profile import clinic
+from leafgen.content.profile import clinic, theme
 from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.render.job import Job
+from leafgen.render.layout import layout
+from leafgen.render.pdf import write_pdf
 
 LEAF = load_leaflet(SHIPPED.leaflet_path(LEAFLET))[0]
 DISCLAIMER = load_disclaimer(SHIPPED.disclaimer_path)
@@ -163,3 +166,46 @@ def test_draft_leaflet_says_so_on_every_page_and_approved_does_not(project):
     path = project.leaflet_path(LEAFLET)
     path.write_text(path.read_text(encoding="utf-8").replace("status: draft", "status: approved"), encoding="utf-8")
     assert draft not in normalise(pdf_text(render(LEAFLET, "en", project=project.root)))
+
+
+def _boxes_pdf(filler: int, box_paragraphs: int) -> list[str]:
+    """Page texts of a story: `filler` paragraphs, then one box of `box_paragraphs` numbered paragraphs."""
+    words = "Rest, keep moving gently, and see your doctor if the numbness spreads. " * 3
+    body = "".join(f"<p>Filler {i}. {words}</p>" for i in range(filler))
+    box = "".join(f"<p>Boxed {i}. {words}</p>" for i in range(box_paragraphs))
+    xml = f'<document title="t">{body}<box style="urgent">{box}</box><p>After the box.</p></document>'
+    laid = layout(xml, template=SHIPPED.templates_dir / "x", theme=theme(SHIPPED), lang="en", paper="a4",
+                  large_print=False)  # fmt: skip
+    pdf, _ = write_pdf(laid, "en")
+    return [normalise(p.extract_text()) for p in pdf_reader(pdf).pages]
+
+
+@pytest.mark.parametrize("filler", [6, 8, 10])
+def test_a_box_that_fits_on_a_page_is_never_split(filler):
+    pages = _boxes_pdf(filler, 4)
+    holding = [i for i, text in enumerate(pages) if "Boxed" in text]
+    assert len(holding) == 1, [p[:80] for p in pages]
+    assert all(f"Boxed {i}." in pages[holding[0]] for i in range(4))
+
+
+def test_a_box_longer_than_a_page_still_splits_and_keeps_every_paragraph():
+    pages = _boxes_pdf(3, 14)
+    text = " ".join(pages)
+    assert all(f"Boxed {i}." in text for i in range(14)) and "After the box." in text
+    assert sum("Boxed" in p for p in pages) >= 2
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_embedded_fonts_carry_no_hinting(lang):
+    """Hinting was about a third of every PDF and print does not use it: vendored fonts are unhinted."""
+    pdf = rendered(Job(LEAFLET, lang, "handout", "a4")).pdf
+    tags = {}
+    for page in pdf_reader(pdf).pages:
+        for font in page["/Resources"]["/Font"].values():
+            descriptor = font.get_object().get("/FontDescriptor")
+            if descriptor is None or "/FontFile2" not in descriptor.get_object():
+                continue
+            data = descriptor.get_object()["/FontFile2"].get_object().get_data()
+            count = struct.unpack(">H", data[4:6])[0]  # the sfnt table directory
+            tags[str(font.get_object()["/BaseFont"])] = {data[12 + 16 * i : 16 + 16 * i] for i in range(count)}
+    assert tags and all(not ({b"fpgm", b"prep", b"cvt "} & found) for found in tags.values()), tags

@@ -18,7 +18,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfdoc import PDFName
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import Flowable, KeepTogether, ListFlowable, ListItem, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, ListFlowable, ListItem, Spacer, Table, TableStyle
 
 from leafgen.errors import FontError, TemplateError
 from leafgen.i18n.locales import bcp47
@@ -83,6 +83,20 @@ class TickBox(Flowable):
             c.setStrokeColor(self.edge)
             c.setLineWidth(1)
             c.rect(0, 0, self.size, self.size)
+
+
+class BoxTable(Table):
+    """A box that moves to the next page whole, and splits only at the top of a page (too long for one).
+
+    What KeepTogether([table]) does for one table, without wrapping every box twice (KeepTogether measures
+    its content, then hands it back to the frame, which measures it again).
+    """
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803 - ReportLab's names
+        frame = getattr(self, "_frame", None)
+        if frame is not None and not frame._atTop:
+            return []  # the frame ends here and the box starts the next page
+        return super().split(availWidth, availHeight)
 
 
 @lru_cache(maxsize=32)
@@ -300,7 +314,7 @@ class _Builder:
         fill = self.colours.get(f"{kind}_fill") or colors.white
         edge = self.colours.get(f"{kind}_edge") or (self.colours.get("accent", fill) if kind == "note" else fill)
         pad = self.t["box_padding"]
-        table = Table([[self.children(el)]], colWidths=[self.width], splitInRow=1, hAlign="LEFT")
+        table = BoxTable([[self.children(el)]], colWidths=[self.width], splitInRow=1, hAlign="LEFT")
         table.setStyle(
             self._table_style(
                 [
@@ -311,7 +325,7 @@ class _Builder:
             )
         )
         table.spaceBefore, table.spaceAfter = self.t["body_size"] * 0.6, self.t["body_size"] * 0.6
-        return KeepTogether([table])  # a short box moves to the next page whole; a long one still splits
+        return table
 
     def fields(self, el: ET.Element) -> Flowable:
         """Write-in lines (patient name, start date) the patient fills by hand."""

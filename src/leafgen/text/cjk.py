@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from reportlab.lib.rl_accel import sameFrag
+from reportlab.pdfbase.pdfmetrics import getAscentDescent
 from reportlab.platypus import Paragraph
-from reportlab.platypus.paragraph import ParaLines, cjkU, makeCJKParaLine
+from reportlab.platypus.paragraph import FragLine, ParaLines, cjkU, imgNormV, imgVRange
 from reportlab.rl_config import _FUZZ
 
 from leafgen.text.scripts import TABLE
@@ -70,10 +74,52 @@ def kinsoku_lines(frags: list, max_widths: list[float], calc_bounds: bool) -> Pa
                 end = i + 1 if chars[i] in TABLE.cannot_start else i
         width = sum(u.width for u in chars[start:end])
         line_break = hasattr(chars[end - 1].frag, "lineBreak")
-        lines.append(makeCJKParaLine(chars[start:end], max_width, width, max_width - width, line_break, calc_bounds))
+        lines.append(_para_line(chars[start:end], max_width, width, max_width - width, line_break, calc_bounds))
         max_width = max_widths[min(len(lines), len(max_widths) - 1)]
         start = end
     return ParaLines(kind=1, lines=lines)
+
+
+def _para_line(chars: list, max_width: float, width: float, extra: float, line_break: bool, calc_bounds: bool) -> Any:
+    """ReportLab's makeCJKParaLine, the same line, looking at each run of one frag once instead of each character.
+
+    A Chinese paragraph is one frag for hundreds of characters; ReportLab compares and measures every
+    character against the last (sameFrag, getAscentDescent), which was most of a Chinese render.
+    """
+    words: list = []
+    run: list = []
+    f0 = FragLine()
+    max_size = max_ascent = min_descent = 0
+    i, n = 0, len(chars)
+    while i < n:
+        f = chars[i].frag
+        j = i + 1
+        if not (hasattr(f, "cbDefn") or hasattr(f, "lineBreak")):  # such frags never merge (sameFrag)
+            while j < n and chars[j].frag is f:
+                j += 1
+        size = f.fontSize
+        cb = getattr(f, "cbDefn", None) if calc_bounds else None
+        if getattr(cb, "width", 0):
+            descent, ascent = imgVRange(imgNormV(cb.height, size), cb.valign, size)
+        else:
+            ascent, descent = getAscentDescent(f.fontName, size)
+        max_size, max_ascent, min_descent = max(max_size, size), max(max_ascent, ascent), min(min_descent, descent)
+        if not sameFrag(f0, f):
+            f0 = f0.clone()
+            f0.text = "".join(run)
+            words.append(f0)
+            run = []
+            f0 = f
+        run.extend(chars[i:j])
+        i = j
+    if run:
+        f0 = f0.clone()
+        f0.text = "".join(run)
+        words.append(f0)
+    return FragLine(
+        kind=1, extraSpace=extra, wordCount=1, words=words[1:], fontSize=max_size, ascent=max_ascent,
+        descent=min_descent, maxWidth=max_width, currentWidth=width, lineBreak=line_break,
+    )  # fmt: skip
 
 
 class CJKParagraph(Paragraph):
@@ -97,4 +143,16 @@ class CJKParagraph(Paragraph):
                 descent=-0.2 * style.fontSize,
             )
         auto = getattr(self, "autoLeading", getattr(style, "autoLeading", ""))
-        return kinsoku_lines(frags, widths, auto not in ("", "off"))
+        # Frames and tables wrap a paragraph more than once at the same width (a box's cells are measured
+        # and then drawn): the lines are the same, so they are kept, per paragraph, per widths.
+        key = (tuple(widths), auto, id(frags))
+        memo = self.__dict__.get("_lines_memo")
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        lines = kinsoku_lines(frags, widths, auto not in ("", "off"))
+        self._lines_memo = (key, lines)
+        return lines
+
+    def split(self, availWidth: float, availHeight: float) -> list:  # noqa: N803 - ReportLab's names
+        self.__dict__.pop("_lines_memo", None)  # ReportLab's CJK split edits the lines' words in place
+        return super().split(availWidth, availHeight)
