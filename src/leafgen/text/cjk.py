@@ -99,7 +99,7 @@ def _para_line(chars: list, max_width: float, width: float, extra: float, line_b
                 j += 1
         size = f.fontSize
         cb = getattr(f, "cbDefn", None) if calc_bounds else None
-        if getattr(cb, "width", 0):
+        if cb is not None and hasattr(cb, "width") and cb.width:  # as ReportLab: getattr(cbDefn, "width", 0)
             descent, ascent = imgVRange(imgNormV(cb.height, size), cb.valign, size)
         else:
             ascent, descent = getAscentDescent(f.fontName, size)
