@@ -254,6 +254,19 @@ def test_pybabel_extract_round_trip_covers_every_unit(tmp_path):
     assert comments[LEAF.title] == [f"leaflet {LEAFLET}/title"]  # translators see leaflet and section
 
 
+def test_shipped_template_is_what_extraction_gives(tmp_path):
+    """translations/messages.pot is what translators start from: a string extraction finds but the template
+    lacks would never reach a new catalog (three template strings were missing after the desk and the
+    approved-by line landed)."""
+    pot = tmp_path / "messages.pot"
+    result = subprocess.run(
+        ["pybabel", "extract", "-F", "pyproject.toml", "-o", str(pot), "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    with pot.open("rb") as fresh, (SHIPPED.translations_dir / "messages.pot").open("rb") as shipped:
+        assert {m.id for m in read_po(fresh) if m.id} == {m.id for m in read_po(shipped) if m.id}
+
+
 def test_arabic_brackets_are_mirrored_so_they_read_correctly():
     """Bidi rule L4: in right-to-left text '(' is drawn with the glyph of ')'; the text layer keeps them as typed."""
     text = extracted(rendered(Job(LEAFLET, "ar", "handout")).pdf, "ar")
