@@ -410,27 +410,7 @@ def test_stopped_mid_list_then_rerun_delivers_each_message_once(proj, smtp, tmp_
         tmp_path / "recipients.csv", [f"{addr(i)},Patient {i},en,{LEAFLET},handout" for i in range(1, n + 1)]
     )
     smtp.hold_at = killed_at  # the server stores message 3, then holds its "250" while the sender is killed
-    log = (tmp_path / "stderr.txt").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "leafgen",
-            "email",
-            "--project",
-            str(proj.root),
-            "--recipients",
-            str(recipients),
-            "--send",
-            "--journal",
-            str(tmp_path / "outbox" / "journal.sqlite"),
-            "--retry-delay",
-            "0.01",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        cwd=tmp_path,
-    )
+    proc, log = _send_in_background(proj, tmp_path, recipients)
     try:
         assert smtp.arrived.wait(60), (tmp_path / "stderr.txt").read_text()
         proc.send_signal(how)  # while the server holds its answer to message 3
