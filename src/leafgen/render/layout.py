@@ -18,7 +18,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfdoc import PDFName
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import Flowable, ListFlowable, ListItem, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Flowable, ListFlowable, ListItem, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus.flowables import LIIndenter
 
 from leafgen.errors import FontError, TemplateError
 from leafgen.i18n.locales import bcp47
@@ -32,6 +33,9 @@ MAX_GRID_DAYS = 14  # a fortnight of tick boxes is the most a row of one page ho
 MIN_ITEM_WIDTH = 0.3  # of the column: the instruction needs room beside the day boxes
 BOX_STYLES = ("summary", "urgent", "disclaimer", "note")
 MEASURE_SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
+KEEP_LINES = 2  # lines of text a heading takes with it to the foot of a page (a typesetter's minimum)
+KEEP_ITEMS = 2  # list items a list's intro takes with it; and a list never ends with one item alone on a page
+KEEP_AHEAD = 6  # flowables a KeepStart looks at: heading, a short paragraph or two, an intro, a list
 
 
 @dataclass
@@ -99,6 +103,92 @@ class BoxTable(Table):
         return super().split(availWidth, availHeight)
 
 
+class KeepStart(CondPageBreak):
+    """Before a heading or a list's intro: a new page, unless they fit here with the start of what they lead to.
+
+    ReportLab's keepWithNext is all or nothing: it keeps a heading with the *whole* next flowable (a long
+    paragraph or list, so the heading moves and leaves a gap) and only with the next one (so a heading, its
+    one-line intro and then the list overleaf still strands the heading). A typesetter's rule instead: a
+    heading goes to the foot of a page only with its intro and at least two lines, or two list items, below.
+    Zero height, and transparent to spacing (_SPACETRANSFER), so it changes nothing where there is room.
+    """
+
+    _ZEROSIZE = True
+    _SPACETRANSFER = True
+
+    def __init__(self, run: list[tuple[Flowable, str]]):
+        super().__init__(0)
+        self.run = run  # the flowables from here on, each with its kind: head, intro, para, list, other
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 - ReportLab's names
+        frame = self._doctemplateAttr("frame")
+        at_top = frame is None or getattr(frame, "_atTop", False)
+        self.height = 0 if at_top else _start_height(self.run, availWidth)  # at the top: a new page is no better
+        return super().wrap(availWidth, availHeight)
+
+
+def _start_height(run: list[tuple[Flowable, str]], width: float) -> float:
+    """Height a heading or intro needs below it on this page: itself, and enough of what it introduces."""
+    need, after, lines = 0.0, 0.0, 0
+    for i, (f, kind) in enumerate(run):
+        gap = f.getSpaceBefore() if i == 0 else max(after, f.getSpaceBefore())
+        if kind == "list":  # its first items, as many as keep together (see bullets)
+            items = [c for c in f._content if isinstance(c, LIIndenter)]
+            first = next((n for n, item in enumerate(items, start=1) if not item.getKeepWithNext()), len(items))
+            return need + gap + _stack_height(items[:first], width)
+        _, h = f.wrap(width, 1e9)
+        if kind == "para" and h > KEEP_LINES * f.style.leading + 1e-6:
+            return need + gap + KEEP_LINES * f.style.leading  # the paragraph may split below its first lines
+        if kind == "other":
+            rows = getattr(f, "_rowHeights", None)
+            if rows and not isinstance(f, BoxTable):  # a table splits between rows: its header and one row
+                h = sum(rows[: getattr(f, "repeatRows", 0) + 1])
+            return need + gap + h
+        need += gap + h
+        after = f.getSpaceAfter()
+        if kind == "para":
+            lines += max(1, round(h / f.style.leading))
+            if lines >= KEEP_LINES:
+                return need
+    return need
+
+
+def _stack_height(flowables: list[Flowable], width: float) -> float:
+    """Height of flowables one under another, spaces between them merged as a frame merges them."""
+    total, after = 0.0, None
+    for f in flowables:
+        _, h = f.wrap(width, 1e9)
+        total += h + (0 if after is None else max(after, f.getSpaceBefore()))
+        after = f.getSpaceAfter()
+    return total
+
+
+def keep_starts(story: list[Flowable], heads: set[int]) -> list[Flowable]:
+    """The story with a KeepStart before each heading, or each list intro not right under a heading.
+
+    heads: ids of the heading flowables. An intro is the paragraph right before a list ("Other causes
+    include:", "You may have some of these symptoms.").
+    """
+
+    def kind(i: int) -> str:
+        f = story[i]
+        if id(f) in heads:
+            return "head"
+        if isinstance(f, ListFlowable):
+            return "list"
+        if isinstance(f, Paragraph):
+            return "intro" if i + 1 < len(story) and isinstance(story[i + 1], ListFlowable) else "para"
+        return "other"
+
+    kinds = [kind(i) for i in range(len(story))]
+    out: list[Flowable] = []
+    for i, f in enumerate(story):
+        if kinds[i] in ("head", "intro") and not (i and kinds[i - 1] in ("head", "intro")):
+            out.append(KeepStart(list(zip(story[i : i + KEEP_AHEAD], kinds[i : i + KEEP_AHEAD], strict=True))))
+        out.append(f)
+    return out
+
+
 @lru_cache(maxsize=32)
 def _styles(theme_key: tuple, script: Script) -> dict[str, ParagraphStyle]:
     """Paragraph styles for one theme variant and script, built once per process."""
@@ -123,9 +213,9 @@ def _styles(theme_key: tuple, script: Script) -> dict[str, ParagraphStyle]:
     body = t["body_size"]
     return {
         "title": style("title", t["title_size"], True, accent, spaceAfter=body * 0.6, leading=t["title_size"] * 1.2),
-        # keepWithNext: a heading never stands alone at the foot of a page.
-        "h1": style("h1", t["h1_size"], True, accent, spaceBefore=body * 0.9, spaceAfter=body * 0.35, keepWithNext=1),
-        "h2": style("h2", t["h2_size"], True, text, spaceBefore=body * 0.6, spaceAfter=body * 0.3, keepWithNext=1),
+        # No keepWithNext: KeepStart (added by keep_starts) keeps a heading with the start of its text.
+        "h1": style("h1", t["h1_size"], True, accent, spaceBefore=body * 0.9, spaceAfter=body * 0.35),
+        "h2": style("h2", t["h2_size"], True, text, spaceBefore=body * 0.6, spaceAfter=body * 0.3),
         "p": style("p", body, spaceAfter=body * 0.5),
         "li": style("li", body, spaceAfter=body * 0.2),
         "small": style("small", t["small_size"], colour=colors.HexColor(t["muted"]), spaceAfter=2),
@@ -188,6 +278,7 @@ class _Builder:
         self.text_lang = bcp47(lang)
         self.has_h1 = False
         self.english: frozenset[str] = frozenset()  # paragraphs that are English whatever the leaflet's language
+        self.heads: set[int] = set()  # ids of the heading flowables, for keep_starts
 
     @contextmanager
     def inside(self, node: Node, el: ET.Element | None = None) -> Iterator[Node]:
@@ -251,7 +342,9 @@ class _Builder:
             # of its own section (a box's or the closing "Contact your clinic" heading is H2).
             role = "H3" if tag == "h2" and self.has_h1 else "H2"
             self.has_h1 = self.has_h1 or tag == "h1"
-            return [self.para(el, tag, role)]
+            heading = self.para(el, tag, role)
+            self.heads.add(id(heading))
+            return [heading]
         if tag == "p":
             return [self.para(el, "small" if el.get("style") == "small" else "p")]
         if tag == "ul":
@@ -294,7 +387,13 @@ class _Builder:
             bulletColor=st.textColor,
             spaceAfter=st.fontSize * 0.4,
         )
-        return tag_list(flowable, nodes)
+        tag_list(flowable, nodes)
+        # Where the list splits over pages, its first two items go together, and so do its last two:
+        # no lone item at the foot of a page under its intro, nor alone at the top of the next page.
+        lines = [f for f in flowable._content if isinstance(f, LIIndenter)]
+        for f in {lines[0], lines[-2]} if len(lines) > 1 else ():
+            f.__dict__["keepWithNext"] = 1  # the indenter's own: setattr would reach the paragraph inside
+        return flowable
 
     @staticmethod
     def _is(el: ET.Element, tag: str, parent: str) -> bool:
@@ -539,5 +638,6 @@ def layout(
                 story.extend(builder.element(el))
     except TemplateError as e:
         raise TemplateError(e.message, template, _template_line(template, e.message)) from None
+    story = keep_starts(story, builder.heads)
     meta = {k: " ".join((root.get(k) or "").split()) for k in ("title", "subject", "author")}
     return Layout(story, page, (page[0] - width) / 2, margin, script, styles, colours, meta, running, builder.root)
