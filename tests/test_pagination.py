@@ -81,10 +81,11 @@ def _page_texts(doc: pikepdf.Pdf) -> dict[tuple[int, int], str]:
     return out
 
 
-def structure(pdf: bytes) -> tuple[Element, list[Block]]:
-    """The structure tree, and its elements with content in reading order (where each one's marks are)."""
+def structure(pdf: bytes) -> tuple[Element, list[Block], int]:
+    """The structure tree, its elements with content in reading order (where each one's marks are), pages."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         index = {page.obj.objgen: i for i, page in enumerate(doc.pages)}
+        count = len(doc.pages)
         texts = _page_texts(doc)
         blocks: list[Block] = []
 
@@ -107,7 +108,7 @@ def structure(pdf: bytes) -> tuple[Element, list[Block]]:
             return node
 
         root = walk(doc.Root.StructTreeRoot.K, None)
-    return root, blocks
+    return root, blocks, count
 
 
 def _lists(elem: Element) -> list[Element]:
@@ -145,9 +146,11 @@ def _item_pages(item: Element) -> set[int]:
 @lru_cache(maxsize=512)
 def breaks(pdf: bytes) -> dict[str, list[str]]:
     """Every bad break in one PDF, by rule, said as a typesetter would."""
-    root, blocks = structure(pdf)
+    root, blocks, count = structure(pdf)
     body = [b for b in blocks if b.role != "Lbl"]  # a bullet is drawn with its item's text
-    found: dict[str, list[str]] = {"heading": [], "intro": [], "lone item": []}
+    found: dict[str, list[str]] = {"heading": [], "intro": [], "lone item": [], "blank": []}
+    used = {page for b in blocks for page in b.pages}
+    found["blank"] = [f"page {page + 1} holds nothing of the leaflet" for page in range(count) if page not in used]
     for block, after in zip(body, body[1:], strict=False):
         where = f"page {block.pages[-1] + 1}: {block.text[:40]!r}"
         if block.role[0] == "H" and block.role[1:].isdigit():
@@ -189,6 +192,12 @@ def test_no_list_intro_ends_a_page(job):
 @pytest.mark.parametrize("job", MATRIX, ids=job_id)
 def test_no_list_ends_with_one_item_alone_on_a_page(job):
     assert breaks(rendered(job).pdf)["lone item"] == []
+
+
+@pytest.mark.parametrize("job", MATRIX, ids=job_id)
+def test_no_page_is_blank(job):
+    """Every page carries part of the leaflet, not just the running header and footer."""
+    assert breaks(rendered(job).pdf)["blank"] == []
 
 
 # --- wherever on the page a heading falls ---------------------------------------------------------------------------

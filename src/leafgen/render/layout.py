@@ -18,7 +18,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfdoc import PDFName
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import CondPageBreak, Flowable, ListFlowable, ListItem, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, ListFlowable, ListItem, Paragraph, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import LIIndenter
 
 from leafgen.errors import FontError, TemplateError
@@ -103,28 +103,38 @@ class BoxTable(Table):
         return super().split(availWidth, availHeight)
 
 
-class KeepStart(CondPageBreak):
+class KeepStart(Flowable):
     """Before a heading or a list's intro: a new page, unless they fit here with the start of what they lead to.
 
     ReportLab's keepWithNext is all or nothing: it keeps a heading with the *whole* next flowable (a long
     paragraph or list, so the heading moves and leaves a gap) and only with the next one (so a heading, its
     one-line intro and then the list overleaf still strands the heading). A typesetter's rule instead: a
     heading goes to the foot of a page only with its intro and at least two lines, or two list items, below.
-    Zero height, and transparent to spacing (_SPACETRANSFER), so it changes nothing where there is room.
+    Zero height where that fits, and transparent to spacing (_SPACETRANSFER), so it changes nothing there.
+    Where it does not fit it says it is as tall as what must come along and cannot split, so the frame ends
+    the page (unlike CondPageBreak, whose queued FrameBreak outlives a frame already full: a blank page).
     """
 
     _ZEROSIZE = True
     _SPACETRANSFER = True
+    locChanger = 1  # noqa: N815 - ReportLab's name; never inside a KeepTogether
 
     def __init__(self, run: list[tuple[Flowable, str]]):
-        super().__init__(0)
+        super().__init__()
         self.run = run  # the flowables from here on, each with its kind: head, intro, para, list, other
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 - ReportLab's names
-        frame = self._doctemplateAttr("frame")
-        at_top = frame is None or getattr(frame, "_atTop", False)
-        self.height = 0 if at_top else _start_height(self.run, availWidth)  # at the top: a new page is no better
-        return super().wrap(availWidth, availHeight)
+        frame = getattr(self, "_frame", None)
+        if frame is None or frame._atTop:  # at the top of a page, a new page is no better
+            return 0, 0
+        need = _start_height(self.run, availWidth)
+        return 0, (need if need > availHeight + 1e-6 else 0)
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803 - ReportLab's names
+        return []
+
+    def draw(self) -> None:
+        pass
 
 
 def _start_height(run: list[tuple[Flowable, str]], width: float) -> float:
