@@ -34,7 +34,6 @@ MIN_ITEM_WIDTH = 0.3  # of the column: the instruction needs room beside the day
 BOX_STYLES = ("summary", "urgent", "disclaimer", "note")
 MEASURE_SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
 KEEP_LINES = 2  # lines of text a heading takes with it to the foot of a page (a typesetter's minimum)
-KEEP_ITEMS = 2  # list items a list's intro takes with it; and a list never ends with one item alone on a page
 KEEP_AHEAD = 6  # flowables a KeepStart looks at: heading, a short paragraph or two, an intro, a list
 
 
@@ -109,7 +108,8 @@ class KeepStart(Flowable):
     ReportLab's keepWithNext is all or nothing: it keeps a heading with the *whole* next flowable (a long
     paragraph or list, so the heading moves and leaves a gap) and only with the next one (so a heading, its
     one-line intro and then the list overleaf still strands the heading). A typesetter's rule instead: a
-    heading goes to the foot of a page only with its intro and at least two lines, or two list items, below.
+    heading goes to the foot of a page only with at least two lines of its text, or its intro and the list's
+    first item, below.
     Zero height where that fits, and transparent to spacing (_SPACETRANSFER), so it changes nothing there.
     Where it does not fit it says it is as tall as what must come along and cannot split, so the frame ends
     the page (unlike CondPageBreak, whose queued FrameBreak outlives a frame already full: a blank page).
@@ -398,11 +398,11 @@ class _Builder:
             spaceAfter=st.fontSize * 0.4,
         )
         tag_list(flowable, nodes)
-        # Where the list splits over pages, its first two items go together, and so do its last two:
-        # no lone item at the foot of a page under its intro, nor alone at the top of the next page.
+        # Where the list splits over pages its last two items go together: never one alone overleaf. (Its
+        # first two are not kept together too: that added pages to 4 of the 176 shipped PDFs for little gain.)
         lines = [f for f in flowable._content if isinstance(f, LIIndenter)]
-        for f in {lines[0], lines[-2]} if len(lines) > 1 else ():
-            f.__dict__["keepWithNext"] = 1  # the indenter's own: setattr would reach the paragraph inside
+        if len(lines) > 1:
+            lines[-2].__dict__["keepWithNext"] = 1  # the indenter's own: setattr would reach the paragraph inside
         return flowable
 
     @staticmethod
