@@ -12,6 +12,7 @@ from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
 
 from leafgen.i18n.locales import bcp47
 from leafgen.render.layout import Layout
+from leafgen.render.pack import pack
 from leafgen.render.tagging import Node, Tags, tag
 from leafgen.text.paragraph import paragraph
 from leafgen.text.scripts import escape
@@ -194,4 +195,4 @@ def write_pdf(layout: Layout, lang: str, *, tagged: bool = True) -> tuple[bytes,
         initialFontSize=layout.styles["p"].fontSize,
     )
     doc.build(list(layout.story), canvasmaker=_numbered_canvas(running, tags))
-    return buf.getvalue(), doc.page
+    return pack(buf.getvalue()), doc.page

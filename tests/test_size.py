@@ -1,0 +1,59 @@
+"""File size: every shipped language's leaflets small enough to email and print quickly (issue 15: < 50 KB)."""
+
+from __future__ import annotations
+
+import io
+
+import pikepdf
+import pytest
+from reportlab.pdfgen.canvas import Canvas
+
+from leafgen.render.pack import PackError, pack
+
+
+def _reportlab_pdf() -> bytes:
+    buf = io.BytesIO()
+    canv = Canvas(buf, invariant=1)
+    canv.setTitle("Title (with brackets) and endobj inside a string")
+    canv.drawString(72, 720, "Hello endstream endobj")
+    canv.bookmarkPage("p1")
+    canv.addOutlineEntry("One", "p1")
+    canv.showPage()
+    canv.drawString(72, 720, "Page two")
+    canv.save()
+    return buf.getvalue()
+
+
+def _objects(pdf: bytes) -> dict[int, bytes]:
+    """Every object's value, as a reader sees it, whatever container it is stored in."""
+    doc = pikepdf.open(io.BytesIO(pdf))
+    out = {}
+    for obj in doc.objects:
+        if obj.objgen == (0, 0):  # a direct object pikepdf lists
+            continue
+        if isinstance(obj, pikepdf.Stream) and obj.get("/Type") in ("/ObjStm", "/XRef"):  # the new containers
+            continue
+        if isinstance(obj, pikepdf.Stream):
+            out[obj.objgen[0]] = obj.stream_dict.unparse(resolved=True) + obj.read_raw_bytes()
+        else:
+            out[obj.objgen[0]] = obj.unparse(resolved=True)
+    return out
+
+
+def test_pack_keeps_every_object_and_the_trailer():
+    """Object streams change where objects are stored, never what they say (text inside strings included)."""
+    before = _reportlab_pdf()
+    after = pack(before)
+    assert len(after) < len(before)
+    assert _objects(after) == _objects(before)
+    old, new = pikepdf.open(io.BytesIO(before)), pikepdf.open(io.BytesIO(after))
+    assert new.trailer.Root.objgen == old.trailer.Root.objgen
+    assert new.trailer.Info.objgen == old.trailer.Info.objgen
+    assert bytes(new.trailer.ID[0]) == bytes(old.trailer.ID[0])
+    assert new.pdf_version == "1.5"  # raised from ReportLab's 1.4: object streams need 1.5
+
+
+@pytest.mark.parametrize("bad", [b"", b"%PDF-1.4\nnot a pdf", _reportlab_pdf()[:-40]])
+def test_pack_refuses_what_reportlab_did_not_write(bad):
+    with pytest.raises(PackError):
+        pack(bad)
