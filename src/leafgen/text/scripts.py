@@ -141,7 +141,10 @@ def _register_font(name: str) -> None:
     path = FONT_DIR / FONT_FILES[name]
     if not path.is_file():
         raise FontError(f"font file for {name} is missing; reinstall leafgen", path=path)
-    pdfmetrics.registerFont(TTFont(name, str(path)))
+    # asciiReadable=False: by default ReportLab puts every ASCII glyph a face has into its first subset,
+    # used or not (95 glyphs of a fallback face that draws three bullets; ~5 KB a PDF), and keeps codes
+    # 32-127 of a CJK subset for them. Off, codes go to characters as they are first drawn (space stays 32).
+    pdfmetrics.registerFont(TTFont(name, str(path), asciiReadable=False))
 
 
 def register_script(script: Script) -> None:
