@@ -1,16 +1,25 @@
-"""Strip TrueType hinting from vendored fonts, in place: run once when a font is vendored.
+"""Strip TrueType hinting from vendored fonts: run once when a font is vendored.
 
 PDF viewers and printers rasterise at high resolution and do not need hinting, but ReportLab copies it
 into every embedded subset (the fpgm, prep and cvt tables, and each glyph's instructions): for Noto Sans
-that was about a third of every PDF. Every glyph, its outline, metrics, cmap, names and layout tables are
-kept (glyph ids too), so only the hinting goes.
+that was about a third of every PDF, for NanumGothic more than half. Every glyph, its outline, metrics,
+cmap, names and layout tables are kept (glyph ids too), so only the hinting goes.
 
     pip install fonttools
-    python tools/unhint_fonts.py src/leafgen/text/fonts/NotoSans-Regular.ttf ...
+    python tools/unhint_fonts.py src/leafgen/text/fonts/NotoSans-Regular.ttf ...     # in place
+
+A font whose licence reserves its names for the unmodified font (SIL OFL 1.1 with Reserved Font Names,
+condition 3) must be renamed when modified: `--rename` writes the unhinted font to a new file under a new
+family name, keeping the copyright, designer and licence records and saying in the description what it
+was derived from.
+
+    python tools/unhint_fonts.py --rename "Leafgen Gothic KR" --out fonts/LeafgenGothicKR-Regular.ttf \\
+        /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -18,16 +27,28 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 
 HINTING_TABLES = ("fpgm", "prep", "cvt ", "hdmx", "VDMX", "LTSH")
+OFL = "This Font Software is licensed under the SIL Open Font License, Version 1.1."
+OFL_URL = "https://openfontlicense.org"
+# name IDs that carry the font's name (family, unique id, full name, PostScript name, typographic family,
+# WWS family, variations prefix); trademark (7) and the CID findfont name (20) name the original too.
+NAMING = (1, 3, 4, 6, 16, 18, 21, 25)
+DROPPED = (7, 20)
 
 
-def unhint(path: Path) -> tuple[int, int]:
-    """Rewrite one font without hinting; returns its size before and after."""
-    before = path.stat().st_size
+def unhint(src: Path, dest: Path) -> tuple[int, int]:
+    """Write src without hinting to dest (may be the same file); returns the sizes before and after."""
+    before = src.stat().st_size
+    font = _unhinted(src)
+    font.save(dest)
+    return before, dest.stat().st_size
+
+
+def _unhinted(path: Path) -> TTFont:
     opts = subset.Options()
     opts.hinting = False
     opts.glyph_names = opts.legacy_kern = opts.notdef_outline = opts.name_legacy = True
     opts.name_IDs, opts.name_languages, opts.layout_features = ["*"], ["*"], ["*"]
-    opts.drop_tables = []  # keep every other table
+    opts.drop_tables = []  # keep every other table (the subsetter still drops what it cannot subset: VTT sources)
     opts.retain_gids = True
     opts.recalc_bounds = opts.recalc_timestamp = opts.prune_unicode_ranges = opts.canonical_order = False
     font = TTFont(path, recalcBBoxes=False, recalcTimestamp=False)
@@ -37,17 +58,64 @@ def unhint(path: Path) -> tuple[int, int]:
     left = [tag for tag in HINTING_TABLES if tag in font]
     if left:
         raise SystemExit(f"{path}: hinting tables left: {', '.join(left)}")
-    font.save(path)
-    return before, path.stat().st_size
+    return font
+
+
+def rename(font: TTFont, family: str, origin: str) -> None:
+    """Give a modified font a new family name in every language, keeping credits and licence."""
+    name = font["name"]
+    style = name.getDebugName(2) or "Regular"
+    full = family if style == "Regular" else f"{family} {style}"
+    postscript = f"{family.replace(' ', '')}-{style.replace(' ', '')}"
+    version = name.getDebugName(5) or ""
+    values = {
+        1: family,
+        3: f"{version.removeprefix('Version ').split(';')[0]};leafgen;{postscript}",
+        4: full,
+        6: postscript,
+        16: family,
+        18: full,
+        21: family,
+        25: postscript,
+    }
+    kept = []
+    for record in name.names:
+        if record.nameID in DROPPED:
+            continue
+        if record.nameID in NAMING:
+            record.string = values[record.nameID]
+        kept.append(record)
+    name.names = kept
+    note = (
+        f"{family} is {origin} with its TrueType hinting removed (tools/unhint_fonts.py in leafgen), renamed "
+        "as the SIL Open Font License requires of a modified font whose names are reserved. " + OFL
+    )
+    for record in [r for r in name.names if r.nameID == 0]:  # one description and licence per platform
+        name.setName(note, 10, record.platformID, record.platEncID, record.langID)
+        name.setName(OFL, 13, record.platformID, record.platEncID, record.langID)
+        name.setName(OFL_URL, 14, record.platformID, record.platEncID, record.langID)
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
-        print(__doc__)
-        return 2
-    for name in argv:
-        before, after = unhint(Path(name))
-        print(f"{name}: {before} -> {after} bytes")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("fonts", nargs="+", type=Path)
+    ap.add_argument("--rename", metavar="FAMILY", help="new family name (write to --out, one font at a time)")
+    ap.add_argument("--out", type=Path, help="with --rename: the file to write")
+    args = ap.parse_args(argv)
+    if args.rename:
+        if len(args.fonts) != 1 or not args.out:
+            ap.error("--rename takes one font and --out")
+        [src] = args.fonts
+        font = _unhinted(src)
+        origin = font["name"].getDebugName(4) or src.stem
+        version = font["name"].getDebugName(5) or ""
+        rename(font, args.rename, f"{origin} {version.split(';')[0].removeprefix('Version ')}".strip())
+        font.save(args.out)
+        print(f"{src} -> {args.out}: {src.stat().st_size} -> {args.out.stat().st_size} bytes")
+        return 0
+    for path in args.fonts:
+        before, after = unhint(path, path)
+        print(f"{path}: {before} -> {after} bytes")
     return 0
 
 
