@@ -6,9 +6,13 @@ import io
 
 import pikepdf
 import pytest
+from fontTools.ttLib import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from conftest import LEAFLET, rendered
+from leafgen.render.job import Job
 from leafgen.render.pack import PackError, pack
+from textlayer import _strings
 
 
 def _reportlab_pdf() -> bytes:
@@ -57,3 +61,35 @@ def test_pack_keeps_every_object_and_the_trailer():
 def test_pack_refuses_what_reportlab_did_not_write(bad):
     with pytest.raises(PackError):
         pack(bad)
+
+
+def _subsets(pdf: bytes) -> dict[str, TTFont]:
+    """Every embedded subset's font program, by font resource name (/F1+0)."""
+    out = {}
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        for page in doc.pages:
+            for name, font in page.Resources.Font.items():
+                out[str(name)] = TTFont(io.BytesIO(font.FontDescriptor.FontFile2.read_bytes()))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "ko", "zh_Hant", "hi"])
+def test_subsets_hold_only_the_glyphs_drawn(lang):
+    """ReportLab's default put every ASCII glyph of a face into its first subset, drawn or not."""
+    pdf = rendered(Job(LEAFLET, lang, "handout", "a4")).pdf
+    drawn: dict[str, set[int]] = {}  # font resource -> codes shown with it, on any page
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        for page in doc.pages:
+            font = ""
+            for op in pikepdf.parse_content_stream(page):
+                if str(op.operator) == "Tf":
+                    font = str(op.operands[0])
+                for string in _strings(op):
+                    drawn.setdefault(font, set()).update(string)
+    for font, program in _subsets(pdf).items():
+        # .notdef, the face's U+0000 (ReportLab's code 0), the space (it keeps code 32 for it), one glyph per code
+        # drawn, and the components of composite glyphs (Droid Sans Fallback builds characters from radicals)
+        glyf = program["glyf"]
+        components = {c.glyphName for g in program.getGlyphOrder() for c in getattr(glyf[g], "components", [])}
+        assert program["maxp"].numGlyphs <= 3 + len(drawn.get(font, ())) + len(components), font
+        assert {r.nameID for r in program["name"].names} <= {0, 1, 2, 4, 6}, font

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 
 from leafgen.errors import FontError
 from leafgen.project import record
+from leafgen.text.embed import EmbeddedFont
 
 FONT_DIR = Path(__file__).parent / "fonts"
 TABLE_PATH = Path(__file__).parent / "scripts.toml"
@@ -141,10 +141,7 @@ def _register_font(name: str) -> None:
     path = FONT_DIR / FONT_FILES[name]
     if not path.is_file():
         raise FontError(f"font file for {name} is missing; reinstall leafgen", path=path)
-    # asciiReadable=False: by default ReportLab puts every ASCII glyph a face has into its first subset,
-    # used or not (95 glyphs of a fallback face that draws three bullets; ~5 KB a PDF), and keeps codes
-    # 32-127 of a CJK subset for them. Off, codes go to characters as they are first drawn (space stays 32).
-    pdfmetrics.registerFont(TTFont(name, str(path), asciiReadable=False))
+    pdfmetrics.registerFont(EmbeddedFont(name, str(path)))
 
 
 def register_script(script: Script) -> None:
