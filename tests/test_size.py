@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import subprocess
 
 import pikepdf
 import pytest
 from fontTools.ttLib import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from conftest import LEAFLET, rendered
+from conftest import LEAFLET, SHIPPED, rendered, require
 from leafgen.render.job import Job
 from leafgen.render.pack import PackError, pack
+from leafgen.render.pipeline import render_job
 from textlayer import _strings
 
 
@@ -93,3 +95,30 @@ def test_subsets_hold_only_the_glyphs_drawn(lang):
         components = {c.glyphName for g in program.getGlyphOrder() for c in getattr(glyf[g], "components", [])}
         assert program["maxp"].numGlyphs <= 3 + len(drawn.get(font, ())) + len(components), font
         assert {r.nameID for r in program["name"].names} <= {0, 1, 2, 4, 6}, font
+
+
+LIMIT_KB = 50  # issue 15: every handout and checklist, every language, A4, standard print
+# Not reached yet: the Chinese handouts' ~390 distinct characters cost ~40 KB of Droid Sans Fallback outlines
+# alone (the most compact TrueType CJK face Debian has; WenQuanYi Micro Hei and AR PL UMing cost more). When
+# they get under the limit, these fail (strict) and should go.
+OVER = {("zh_Hans", "handout"), ("zh_Hant", "handout")}
+
+
+@pytest.mark.parametrize(
+    ("lang", "kind"),
+    [
+        pytest.param(lang, kind, marks=pytest.mark.xfail(strict=True, reason="Chinese handout: see OVER"))
+        if (lang, kind) in OVER
+        else (lang, kind)
+        for lang in SHIPPED.languages()
+        for kind in ("handout", "checklist")
+    ],
+)
+def test_every_language_handout_and_checklist_under_50_kb(lang, kind, tmp_path):
+    """Tagged, as `leafgen build` writes them; and still a well-formed PDF (qpdf --check)."""
+    pdf = render_job(SHIPPED, Job(LEAFLET, lang, kind, "a4"), allow_fallback=True).pdf
+    f = tmp_path / f"{lang}-{kind}.pdf"
+    f.write_bytes(pdf)
+    proc = subprocess.run([require("qpdf"), "--check", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(pdf) < LIMIT_KB * 1024, f"{lang} {kind}: {len(pdf) / 1024:.1f} KB"
