@@ -65,13 +65,25 @@ def test_pack_refuses_what_reportlab_did_not_write(bad):
         pack(bad)
 
 
-def _subsets(pdf: bytes) -> dict[str, TTFont]:
-    """Every embedded subset's font program, by font resource name (/F1+0)."""
-    out = {}
+def _programs(pdf: bytes) -> dict[tuple[int, int], tuple[TTFont, list[str], str]]:
+    """Every embedded font program: (the program, the font resources (/F1+0) drawing with it, its /BaseFont).
+
+    A face whose characters fill more than one 256-code subset is one program behind several Type 0 fonts.
+    """
+    out: dict[tuple[int, int], tuple[TTFont, list[str], str]] = {}
     with pikepdf.open(io.BytesIO(pdf)) as doc:
+        seen = set()
         for page in doc.pages:
             for name, font in page.Resources.Font.items():
-                out[str(name)] = TTFont(io.BytesIO(font.FontDescriptor.FontFile2.read_bytes()))
+                if (str(name), font.objgen) in seen:
+                    continue
+                seen.add((str(name), font.objgen))
+                descendant = font.DescendantFonts[0] if font.Subtype == "/Type0" else font
+                stream = descendant.FontDescriptor.FontFile2
+                if stream.objgen not in out:
+                    program = TTFont(io.BytesIO(stream.read_bytes()))
+                    out[stream.objgen] = (program, [], str(descendant.BaseFont))
+                out[stream.objgen][1].append(str(name))
     return out
 
 
@@ -88,13 +100,24 @@ def test_subsets_hold_only_the_glyphs_drawn(lang):
                     font = str(op.operands[0])
                 for string in _strings(op):
                     drawn.setdefault(font, set()).update(string)
-    for font, program in _subsets(pdf).items():
+    for program, fonts, base in _programs(pdf).values():
         # .notdef, the face's U+0000 (ReportLab's code 0), the space (it keeps code 32 for it), one glyph per code
         # drawn, and the components of composite glyphs (Droid Sans Fallback builds characters from radicals)
         glyf = program["glyf"]
         components = {c.glyphName for g in program.getGlyphOrder() for c in getattr(glyf[g], "components", [])}
-        assert program["maxp"].numGlyphs <= 3 + len(drawn.get(font, ())) + len(components), font
-        assert {r.nameID for r in program["name"].names} <= {0, 1, 2, 4, 6}, font
+        codes = sum(len(drawn.get(font, ())) for font in fonts)
+        assert program["maxp"].numGlyphs <= 3 + codes + len(components), base
+        assert {r.nameID for r in program["name"].names} <= {0, 1, 2, 4, 6}, base
+
+
+@pytest.mark.parametrize("lang", ["ko", "zh_Hant"])
+def test_a_face_is_embedded_once_however_many_characters(lang):
+    """Over 255 characters of a face fill two ReportLab subsets: one font program behind both, not two copies."""
+    pdf = rendered(Job(LEAFLET, lang, "handout", "a4")).pdf
+    programs = _programs(pdf).values()
+    faces = [base.split("+", 1)[1] for _, _, base in programs]
+    assert len(faces) == len(set(faces)), faces
+    assert any(len(fonts) > 1 for _, fonts, _ in programs)  # the case this is about: subsets sharing a program
 
 
 LIMIT_KB = 50  # issue 15: every handout and checklist, every language, A4, standard print
