@@ -18,7 +18,6 @@ import zlib
 _XREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 _TABLE = re.compile(rb"xref\n0 (\d+)\n")
 _ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf]) ?\r?\n")
-_HEADER = re.compile(rb"(\d+) 0 obj\r?\n")
 _TRAILER_REF = re.compile(rb"/(Root|Info) (\d+ 0 R)")
 _ID = re.compile(rb"/ID\s*(\[\s*<[0-9a-fA-F]*>\s*<[0-9a-fA-F]*>\s*\])")
 _VERSION = re.compile(rb"%PDF-1\.(\d)")
@@ -35,16 +34,13 @@ def pack(pdf: bytes) -> bytes:
     if not table:
         raise PackError("no cross-reference table where startxref points")
     size = int(table.group(1))
-    offsets: list[int] = []
-    pos = table.end()
-    for number in range(size):
-        entry = _ENTRY.match(pdf, pos)
-        if not entry:
-            raise PackError(f"cross-reference entry {number} unreadable")
-        if number and (entry.group(3) != b"n" or entry.group(2) != b"00000"):
-            raise PackError(f"object {number} is free or has a generation: not ReportLab's layout")
-        offsets.append(int(entry.group(1)))
-        pos = entry.end()
+    pos = pdf.find(b"trailer", table.end())
+    entries = _ENTRY.findall(pdf, table.end(), pos)
+    if pos < 0 or len(entries) != size or entries[0][2] != b"f":
+        raise PackError("cross-reference table unreadable")
+    if any(kind != b"n" or generation != b"00000" for _, generation, kind in entries[1:]):
+        raise PackError("an object is free or has a generation: not ReportLab's layout")
+    offsets = [int(offset) for offset, _, _ in entries]
     trailer = pdf[pos:]
     refs = dict(_TRAILER_REF.findall(trailer))
     found_id = _ID.search(trailer)
@@ -70,10 +66,10 @@ def pack(pdf: bytes) -> bytes:
     objstm = size  # the object stream's number; the cross-reference stream's is size + 1
     for number in range(1, size):
         begin, end = offsets[number], ends[number - 1]
-        head = _HEADER.match(pdf, begin)
-        if not head or int(head.group(1)) != number:
+        head = b"%d 0 obj\n" % number
+        if not pdf.startswith(head, begin):
             raise PackError(f"object {number} is not where the cross-reference table says")
-        body = pdf[head.end() : end]
+        body = pdf[begin + len(head) : end]
         if not body.endswith(b"endobj\n"):
             raise PackError(f"object {number} does not end with endobj")
         body = body[: -len(b"endobj\n")].rstrip(b"\r\n")
