@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -156,7 +157,18 @@ def open_leaflet(page: Page, desk: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "lang"), [("tingling", "en"), ("hormigueo", "es"), ("وخز", "ar"), ("Kim châm", "vi"), ("针刺", "zh_Hans")]
+    ("query", "lang"),
+    [
+        ("tingling", "en"),
+        ("hormigueo", "es"),
+        ("وخز", "ar"),
+        ("Kim châm", "vi"),
+        ("针刺", "zh_Hans"),
+        ("покалывание", "ru"),
+        ("저림", "ko"),
+        ("झुनझुनी", "hi"),
+        ("سوزن‌سوزن", "fa"),
+    ],  # fmt: skip
 )
 def test_search_finds_the_leaflet_in_any_language(desk: Server, page: Page, query: str, lang: str) -> None:
     page.goto(desk.url)
@@ -177,12 +189,24 @@ def test_search_for_nothing_known_says_so(desk: Server, page: Page) -> None:
     expect(page.get_by_text("No leaflet matches")).to_be_visible()
 
 
+OWN_NAMES = {"ar": "العربية", "vi": "Tiếng Việt", "ko": "한국어", "pa": "ਪੰਜਾਬੀ", "bn": "বাংলা", "hi": "हिन्दी",
+             "ur": "اردو", "fa": "فارسی", "ru": "Русский", "tl": "Tagalog", "es": "Español"}  # fmt: skip
+
+
 def test_languages_by_their_own_names_with_review_state(desk: Server, page: Page) -> None:
     open_leaflet(page, desk)
     options = page.locator("#lang option")
-    texts = options.all_inner_texts()
-    assert any(t.startswith("العربية") for t in texts)
-    assert any(t.startswith("Tiếng Việt") for t in texts)
+    texts = [t.removesuffix(" (not reviewed)") for t in options.all_inner_texts()]
+    for code, own in OWN_NAMES.items():
+        assert page.locator(f"#lang option[value={code}]").inner_text().startswith(own), code
+    # Tagalog is one language under one name: not "Tagalog — Filipino (Philippines)" (Babel's alias for tl).
+    assert "Filipino" not in page.locator("#lang option[value=tl]").inner_text()
+    # Sorted as a receptionist reads the list: English (the source) first, then by their own names, one script
+    # after another, not by the codes behind them ("বাংলা" between "العربية" and "Español").
+    own = [t.split(" — ")[0] for t in texts]
+    assert own[0] == "English"
+    assert own[1:] == sorted(own[1:], key=lambda t: unicodedata.normalize("NFKD", t.casefold())), own
+    assert own.index("Español") < own.index("Tiếng Việt") < own.index("Русский") < own.index("العربية")
     assert page.locator("#lang option[value=ar]").get_attribute("lang") == "ar"
     choose(page, "ar")
     # Shown before anything is printed: the translation has not been medically reviewed.

@@ -169,6 +169,15 @@ def catalogue(project: str | Path | Project | None = None) -> list[LeafletInfo]:
 leaflets = catalogue  # the name the CLI uses: `leafgen list`
 
 
+def _english_name(lang: str, english: Locale) -> str:
+    """The language's name in English, for the catalog's own language: Babel takes "tl" for Filipino (fil_PH), so a
+    Tagalog catalog was listed as "Tagalog — Filipino (Philippines)", two names for one language."""
+    loc = Locale.parse(lang)
+    if loc.language != lang.split("_")[0]:  # an alias: name the language the catalog is in, not its replacement
+        return english.languages.get(lang.split("_")[0]) or lang
+    return loc.get_display_name(english) or lang
+
+
 def languages(project: str | Path | Project | None = None) -> list[LanguageInfo]:
     """Every shipped language: own name, direction, and whether its translation is complete and reviewed.
 
@@ -181,7 +190,7 @@ def languages(project: str | Path | Project | None = None) -> list[LanguageInfo]
     for lang in proj.languages():
         direction = "rtl" if script_for(lang).rtl else "ltr"
         own = language_name(lang)
-        en_name = Locale.parse(lang).get_display_name(english) or lang
+        en_name = _english_name(lang, english)
         if lang == SOURCE_LANG:
             out.append(LanguageInfo(lang, bcp47(lang), own, en_name, direction, True, True, "source language", 0))
             continue

@@ -106,6 +106,13 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
+def list_order(lang: api.LanguageInfo) -> tuple[bool, str]:
+    """Where a language sits in the list: the source language first, then by its own name as shown (accents and
+    case aside), so each script's names come together ("Español" … "Türkçe", "Русский", "العربية" … "한국어")
+    rather than in the order of the codes behind them."""
+    return (not lang.source, fold(lang.name))
+
+
 @dataclass(frozen=True)
 class Hit:
     leaflet: api.LeafletInfo
@@ -175,7 +182,7 @@ class Desk:
         with self._lock:
             if self._meta is None or self._meta[0] != sig:
                 project = self.settings.project
-                self._meta = (sig, api.catalogue(project), api.languages(project))
+                self._meta = (sig, api.catalogue(project), sorted(api.languages(project), key=list_order))
             return self._meta
 
     def document(self, c: Choice) -> Document | Failure:
