@@ -713,6 +713,57 @@ def test_keyboard_alone_finds_and_downloads_a_leaflet_with_visible_focus(desk: S
     assert Path(dl.value.path()).read_bytes() == api.render(LEAFLET, "es", project=ROOT)
 
 
+def focused(page: Page) -> str:
+    return page.evaluate("(e => e.id || (e.textContent || '').trim())(document.activeElement)")
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (390, 844)], ids=["1024x768", "phone"])
+def test_after_show_preview_the_keyboard_is_at_the_preview_one_tab_from_print(
+    desk: Server, page: Page, size: tuple[int, int]
+) -> None:
+    # A receptionist changes the language with the keyboard and presses Show preview: the page that comes back
+    # puts focus on the preview it asked for (in view, even on a phone where it sits below every form), and Print
+    # and Download are the next two Tabs, not twenty Tabs away after the email form.
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(desk.url + f"leaflet/{LEAFLET}")
+    page.locator("#lang").focus()
+    page.keyboard.type("Español")  # the list's type-ahead: the language by its own name
+    expect(page.locator("#lang")).to_have_value("es")
+    while focused(page) != "Show preview":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**lang=es**")
+    expect(page.locator("#preview-h")).to_be_focused()
+    expect(page.locator("#preview-h")).to_be_in_viewport()
+    page.keyboard.press("Tab")
+    assert focused(page) == "Print"
+    page.keyboard.press("Tab")
+    assert focused(page) == "Download PDF"
+    with page.expect_download() as dl:
+        page.keyboard.press("Enter")
+    assert Path(dl.value.path()).read_bytes() == api.render(LEAFLET, "es", project=ROOT)
+    # Arriving from the search results is different: the language may still need choosing, so nothing is skipped.
+    page.goto(desk.url + f"leaflet/{LEAFLET}?lang=es")
+    assert page.evaluate("document.activeElement === document.body")
+
+
+def test_a_preview_with_details_prints_from_where_it_is_shown(desk: Server, page: Page) -> None:
+    # After "Preview with these details" the pages with the patient's name are on screen (and focused); Print and
+    # Download sit right above them, printing those details, as they do above the plain preview.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(desk.url + f"leaflet/{LEAFLET}?lang=pl&kind=checklist")
+    page.get_by_label("Patient name").fill(PATIENT)
+    page.get_by_role("button", name="Preview with these details").click()
+    expect(page.locator("#preview-h")).to_be_focused()
+    toolbar = page.locator(".preview").get_by_role("button", name="Download PDF")
+    expect(toolbar).to_be_in_viewport()
+    page.keyboard.press("Tab")
+    assert focused(page) == "Print"
+    with page.expect_download() as dl:
+        toolbar.click()
+    assert PATIENT in normalise(pdf_text(Path(dl.value.path()).read_bytes()))
+
+
 def test_record_downloads_as_csv_without_patients(desk: Server, page: Page) -> None:
     page.goto(desk.url + f"leaflet/{LEAFLET}?lang=vi&kind=checklist&large_print=1")
     page.get_by_label("Patient name").fill(PATIENT)

@@ -390,7 +390,8 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
 
     @app.get("/leaflet/<leaflet>")
     def leaflet(leaflet: str) -> tuple[str, int]:
-        return _page(_choice(request.args, leaflet))
+        # preview=1: the page answers Show preview, so focus goes to the preview (not to the top of the page).
+        return _page(_choice(request.args, leaflet), focus_preview=request.args.get("preview") == "1")
 
     @app.get("/preview/<leaflet>/<lang>/<kind>/<paper>/page-<int:page>.png")
     def preview(leaflet: str, lang: str, kind: str, paper: str, page: int) -> Response:
