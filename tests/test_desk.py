@@ -471,12 +471,21 @@ def test_email_twice_sends_one_message(tmp_path: Path, page: Page) -> None:
         page.get_by_label("Patient’s name").fill("Ana Pérez")
         page.get_by_role("button", name="Send email").click()
         expect(page.get_by_role("status")).to_contain_text("Sent.")
-        page.reload()  # the browser posts the form again
-        expect(page.get_by_role("status")).to_contain_text("Already sent earlier: not sent again")
-        page.go_back()
+        page.reload()  # the answer again: the form is not posted a second time
+        expect(page.get_by_role("status")).to_contain_text("Sent.")
+        page.go_back()  # and the same form sent again: the journal says it went already
         page.get_by_label("Patient’s email address").fill("ana@example.org")
         page.get_by_role("button", name="Send email").click()  # and once more from the form
         expect(page.get_by_role("status")).to_contain_text("not sent again")
+        handler.reject.add("nobody@example.org")  # the server refuses an address: its code and reason are shown
+        page.go_back()
+        page.get_by_label("Patient’s email address").fill("nobody@example.org")
+        with page.expect_response(re.compile(r"/email/")) as answer:
+            page.get_by_role("button", name="Send email").click()
+        assert answer.value.status == 502
+        expect(page.get_by_role("alert")).to_contain_text("Not sent.")
+        expect(page.get_by_role("alert")).to_contain_text("550")
+        expect(page.get_by_role("alert")).to_be_focused()
         # A double click: two submissions of the same form at the same moment.
         page.goto(server.url + f"leaflet/{LEAFLET}?lang=vi")
         token = page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -501,13 +510,34 @@ def test_email_twice_sends_one_message(tmp_path: Path, page: Page) -> None:
     assert "ana@example.org" not in server.logs() and "Ana" not in server.logs()
 
 
+def record_rows(page: Page, desk: Server) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(page.request.get(desk.url + "record.csv").text())))
+
+
 def test_email_without_smtp_settings_is_a_dry_run_and_says_so(desk: Server, page: Page) -> None:
     page.goto(desk.url + f"leaflet/{LEAFLET}?lang=fr")
     expect(page.locator("#dry-run")).to_contain_text("not sent")
+    before = len(record_rows(page, desk))
     page.get_by_label("Patient’s email address").fill("luc@example.org")
     page.get_by_role("button", name="Write to outbox").click()
     expect(page.get_by_role("status")).to_contain_text("Not sent: dry run")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("French")  # which copy it was
+    assert "luc" not in page.url
+    # The receptionist refreshes, or goes Back and Forward: the same answer again, without the browser's "Confirm
+    # form resubmission" (nor its ERR_CACHE_MISS page) and without a second row in the record of handouts.
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.reload()
+    expect(page.get_by_role("status")).to_contain_text("Not sent: dry run")
+    page.go_back()
+    expect(page.get_by_label("Patient’s email address")).to_be_visible()
+    page.go_forward()
+    expect(page.get_by_role("status")).to_contain_text("Not sent: dry run")
+    assert dialogs == []
     assert len(list((desk.cwd / "outbox").glob("*.eml"))) == 1
+    assert len(record_rows(page, desk)) == before + 1
+    status, body, _ = get(desk.url + "email/" + "x" * 22)  # a result forgotten (an hour later, or a restart)
+    assert status == 404 and b"Nothing was sent again" in body
 
 
 # --- security -------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from leafgen import api
 from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.desk.record import Record
 from leafgen.desk.staff import RateLimit, check_login, load_accounts
-from leafgen.desk.worker import Choice, Document, Failure, Pool, email, page_png, render
+from leafgen.desk.worker import Choice, Document, Emailed, Failure, Pool, email, page_png, render
 from leafgen.errors import LeafgenError
 
 log = logging.getLogger("leafgen.desk")
@@ -48,6 +48,8 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+RESULT_TTL = 3600  # seconds an email's result page can be shown again (refresh, Back, Forward)
+RESULTS_KEPT = 500
 
 
 @dataclass
@@ -165,6 +167,26 @@ class Desk:
         self._docs: OrderedDict[tuple, Any] = OrderedDict()  # unpersonalised PDFs only: no patient data cached
         self._pngs: OrderedDict[tuple, Future] = OrderedDict()
         self._meta: tuple[str, list[api.LeafletInfo], list[api.LanguageInfo]] | None = None
+        self._emailed: OrderedDict[str, tuple[float, Choice, Emailed]] = OrderedDict()
+
+    def keep_emailed(self, c: Choice, result: Emailed) -> str:
+        """Keep an email's outcome (in memory, no patient in it) under a random token, for the page that shows it."""
+        token = secrets.token_urlsafe(16)
+        now = time.monotonic()
+        with self._lock:
+            self._emailed[token] = (now, c, result)
+            while self._emailed and (
+                len(self._emailed) > RESULTS_KEPT or next(iter(self._emailed.values()))[0] < now - RESULT_TTL
+            ):
+                self._emailed.popitem(last=False)
+        return token
+
+    def emailed(self, token: str) -> tuple[Choice, Emailed] | None:
+        with self._lock:
+            kept = self._emailed.get(token)
+        if kept is None or kept[0] < time.monotonic() - RESULT_TTL:
+            return None
+        return kept[1], kept[2]
 
     def signature(self) -> str:
         """Changes whenever a leaflet, template, catalog or the clinic profile does: a long-running desk never
@@ -480,7 +502,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         return resp
 
     @app.post("/email")
-    def send_email() -> tuple[str, int]:
+    def send_email() -> Any:
+        """Send (or write to the outbox), then redirect to the result: a refresh, Back or Forward shows the result
+        again instead of posting the form again (a browser's "Confirm form resubmission", a second record row)."""
         form = EmailForm()
         c = _posted(form)
         address = (form.address.data or "").strip()
@@ -507,9 +531,28 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
                 personalised=False,
                 email_state=result.status,
             )
+        return redirect(url_for("email_result", token=desk.keep_emailed(c, result)), 303)
+
+    @app.get("/email/<token>")
+    def email_result(token: str) -> tuple[str, int]:
+        kept = desk.emailed(token)
+        if kept is None:
+            abort(
+                404,
+                description="This email's result is no longer shown (results are kept for an hour, and until the desk "
+                "restarts). Nothing was sent again; the record of handouts lists every email.",
+            )
+        c, result = kept
+        _sig, catalogue, languages = desk.meta()
+        info = next((i for i in catalogue if i.id == c.leaflet), None)
+        if info is None:
+            abort(404, description=f"There is no leaflet called {c.leaflet!r} any more.")
+        lang = next((x for x in languages if x.code == c.lang), None)
         status = 200 if result.status in ("sent", "written", "skipped") else 502
         outbox = settings.outbox or settings.project / "out" / "outbox"
-        html = render_template("email_result.html", c=c, info=info, result=result, outbox=outbox, **_common())
+        html = render_template(
+            "email_result.html", c=c, info=info, lang=lang, result=result, outbox=outbox, **_common()
+        )
         return html, status
 
     @app.get("/record")
