@@ -680,6 +680,16 @@ def test_page_one_preview_within_300_ms_on_a_warm_server(desk: Server) -> None:
         assert get(desk.url + f"preview/{LEAFLET}/{lang}/handout/letter/page-1.png?large_print=1")[0] == 200
         timings.append(time.perf_counter() - start)
     assert statistics.median(timings) < 0.3, timings
+    # The first preview in each script the desk has not shown yet, on both workers (two papers): no font loading
+    # left for the patient at the desk to wait for (250-400 ms when only Latin, Arabic and Han were warmed).
+    first = {}
+    for paper in ("a4", "letter"):
+        for lang in ("bn", "hi", "pa", "ko"):
+            start = time.perf_counter()
+            assert get(desk.url + f"leaflet/{LEAFLET}?lang={lang}&paper={paper}")[0] == 200
+            assert get(desk.url + f"preview/{LEAFLET}/{lang}/handout/{paper}/page-1.png")[0] == 200
+            first[lang, paper] = round((time.perf_counter() - start) * 1000)
+    assert max(first.values()) < 300, first
 
 
 # --- the page itself ------------------------------------------------------------------------------------------
