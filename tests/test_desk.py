@@ -810,6 +810,8 @@ def test_record_downloads_as_csv_without_patients(desk: Server, page: Page) -> N
     with page.expect_download():
         page.get_by_role("button", name="Download PDF").first.click()
     page.goto(desk.url + "record")
+    # On the page, the language as staff know it ("Vietnamese"), not its code; the CSV keeps the code.
+    expect(page.locator("tbody tr").first.locator("td").nth(5)).to_have_text("Vietnamese (vi)")
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download the record (CSV)").click()
     text = Path(dl.value.path()).read_text(encoding="utf-8")

@@ -557,7 +557,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
 
     @app.get("/record")
     def record() -> str:
-        return render_template("record.html", rows=desk.record.rows(limit=500), **_common())
+        _sig, _catalogue, languages = desk.meta()
+        names = {x.code: x.english_name for x in languages}  # "tl", "ht", "zh_Hant" mean little to an auditor
+        return render_template("record.html", rows=desk.record.rows(limit=500), names=names, **_common())
 
     @app.get("/record.csv")
     def record_csv() -> Response:
