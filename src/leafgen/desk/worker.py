@@ -132,13 +132,13 @@ def _warm(project: Path) -> None:
     """Load ReportLab, PDFium and every shipped script's fonts (and HarfBuzz) once per worker, so the first preview
     in each language is as fast as the rest: a Bengali, Hindi, Punjabi or Korean one took 250-400 ms on a fresh
     desk, loading its fonts, and 150 ms after that."""
-    for lang in _one_per_script(project):
+    for lang in warm_languages(project):
         r = render(project, Choice(_first_leaflet(project), lang, "handout", "a4", False, False, True))
         if isinstance(r, Document):
             page_png(r.pdf, 0, 200)
 
 
-def _one_per_script(project: Path) -> list[str]:
+def warm_languages(project: Path) -> list[str]:
     """English, then the first shipped language written in each other script (Arabic, Han, Devanagari, ...)."""
     seen, langs = set(), []
     for lang in ("en", *(x.code for x in api.languages(project))):
