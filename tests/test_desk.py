@@ -284,6 +284,11 @@ def test_an_incomplete_translation_prints_only_with_english_marked_and_a_broken_
         page.get_by_label("English for the missing parts").check()
         page.get_by_role("button", name="Show preview").click()
         expect(page.get_by_role("note", name="English parts")).to_contain_text("Parts of this leaflet are in English")
+        # An email goes out fully translated or not at all: the desk says so here, rather than offering a form
+        # whose answer is "Not sent" after the patient's address has been typed in.
+        expect(page.locator("#email-unavailable")).to_contain_text("only sent fully translated")
+        expect(page.get_by_label("Patient’s email address")).to_have_count(0)
+        expect(page.get_by_role("button", name="Write to outbox")).to_have_count(0)
         with page.expect_download() as dl:
             page.get_by_role("button", name="Download PDF").first.click()
         args = ["build", LEAFLET, "--project", str(proj.root), "--out", str(tmp_path / "out"), "--lang", "fr"]
