@@ -808,6 +808,25 @@ def test_a_preview_with_details_prints_from_where_it_is_shown(desk: Server, page
     assert PATIENT in normalise(pdf_text(Path(dl.value.path()).read_bytes()))
 
 
+def test_the_buttons_above_a_plain_preview_never_print_the_last_patients_details(desk: Server, page: Page) -> None:
+    # Downloading or printing leaves the page as it was, the name still in its box, below the fold at 1024x768.
+    # The next patient wants the same checklist: the Print and Download above the preview print what the preview
+    # shows (no details), not the last patient's name; details print from step 2 or from a preview with them.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(desk.url + f"leaflet/{LEAFLET}?kind=checklist")
+    page.get_by_label("Patient name").fill(PATIENT)
+    with page.expect_download() as dl:
+        page.locator("#print-form").get_by_role("button", name="Download PDF").click()
+    assert PATIENT in normalise(pdf_text(Path(dl.value.path()).read_bytes()))
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(page.get_by_label("Patient name")).not_to_be_in_viewport()
+    toolbar = page.locator(".preview").get_by_role("button", name="Download PDF")
+    expect(toolbar).to_be_in_viewport()
+    with page.expect_download() as dl:
+        toolbar.click()
+    assert Path(dl.value.path()).read_bytes() == api.render(LEAFLET, "en", "checklist", project=ROOT)
+
+
 def test_record_downloads_as_csv_without_patients(desk: Server, page: Page) -> None:
     page.goto(desk.url + f"leaflet/{LEAFLET}?lang=vi&kind=checklist&large_print=1")
     page.get_by_label("Patient name").fill(PATIENT)
