@@ -629,13 +629,15 @@ def test_with_staff_accounts_login_is_required_and_rate_limited(tmp_path: Path, 
     add_staff(run, "nurse.amy", "correct horse battery")
     server = serve(run)
     try:
-        page.goto(server.url + f"leaflet/{LEAFLET}")
+        page.goto(server.url + f"leaflet/{LEAFLET}?lang=hi&kind=checklist")
         expect(page).to_have_url(re.compile(r"/login$"))
         assert serious(page) == []
         page.get_by_label("Staff name").fill("nurse.amy")
         page.get_by_label("Password").fill("correct horse battery")
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Find a leaflet")).to_be_visible()
+        # Back where the nurse was going (a bookmark, or a tab left open while the desk restarted), not the start.
+        expect(page).to_have_url(re.compile(rf"/leaflet/{LEAFLET}\?lang=hi&kind=checklist$"))
+        expect(page.locator("#lang")).to_have_value("hi")
         cookie = next(c for c in page.context.cookies() if c["name"] == "leafgen_desk")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         page.goto(server.url + f"leaflet/{LEAFLET}")

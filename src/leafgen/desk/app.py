@@ -281,6 +281,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             user = session.get("staff")
             if user is None or user not in load_accounts(settings.data_dir):
                 session.pop("staff", None)  # an account removed while signed in: signed out now
+                if request.method == "GET" and request.endpoint not in ("logout", "preview"):
+                    # Where to go after signing in: kept in the session, not a ?next= that a link could aim elsewhere.
+                    session["after_login"] = request.full_path.rstrip("?")
                 return redirect(url_for("login"))
         return None
 
@@ -583,9 +586,12 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
                 load_accounts(settings.data_dir), form.username.data, form.password.data
             ):
                 desk.limiter.succeeded(who)
+                after = session.get("after_login", "")
                 session.clear()
                 session["staff"] = form.username.data
-                return redirect(url_for("index"))
+                # Only a path on this desk: "/..." but not "//host" (which a browser would take for another site).
+                local = isinstance(after, str) and after.startswith("/") and not after.startswith(("//", "/\\"))
+                return redirect(after if local else url_for("index"))
             else:
                 if form.errors.get("csrf_token"):
                     return _error(400, "This form has expired. Reload the page and try again.")
