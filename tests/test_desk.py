@@ -617,6 +617,55 @@ def test_non_loopback_bind_refuses_without_staff_accounts(tmp_path: Path) -> Non
     assert "Traceback" not in r.stderr
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process started under `pid` (workers, the fork server, the resource tracker), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except OSError:
+        return False
+
+
+def test_stopped_while_starting_the_desk_leaves_no_worker_behind(tmp_path: Path) -> None:
+    # A service manager (or Ctrl-C) may stop the desk while its workers are still warming up: SIGTERM then killed
+    # the desk outright and left its fork server and render workers running for good, one set per restart.
+    cmd = [sys.executable, "-m", "leafgen", "serve", "--project", str(ROOT), "--port", "0",
+           "--data", str(tmp_path / "desk")]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := descendants(proc.pid)) < 4 and time.monotonic() < deadline:  # tracker, server, 2
+            time.sleep(0.05)
+        assert len(workers) >= 4, workers
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while (left := {p for p in workers if running(p)}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for p in left:  # not to leave them for the next test either
+            os.kill(p, signal.SIGKILL)
+        assert not left, f"{len(left)} worker process(es) left running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def add_staff(tmp: Path, name: str, password: str) -> None:
     cmd = [sys.executable, "-m", "leafgen", "staff", "add", name, "--password-stdin", "--data", str(tmp / "desk")]
     r = subprocess.run(cmd, input=password + "\n", capture_output=True, text=True, timeout=60)

@@ -54,6 +54,13 @@ def serve(
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="leafgen desk: %(message)s", force=True)
     logging.getLogger("waitress").setLevel(logging.WARNING)
     settings = Settings(root, data_dir, outbox, journal, host, tuple(allow_hosts), workers, accounts)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Before the workers start: a SIGTERM while they warm up (a service manager stopping a desk that is still
+    # starting) would otherwise end this process outright and leave the fork server and its workers running.
+    signal.signal(signal.SIGTERM, stop)
     pool = Pool(root, workers)
     try:
         pool.warm()
@@ -83,17 +90,12 @@ def serve(
         )
         print(f"leafgen desk: serving {url} ; {login}; answers to host names: {names}", file=out)
         print("leafgen desk: Ctrl-C to stop", file=out, flush=True)
-
-        def stop(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, stop)
         try:
             server.run()
-        except KeyboardInterrupt:
-            pass
         finally:
             server.close()
+    except KeyboardInterrupt:
+        pass
     finally:
         pool.close()
     print("leafgen desk: stopped", file=out, flush=True)
