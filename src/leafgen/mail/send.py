@@ -45,9 +45,6 @@ from leafgen.project import Project, write_atomic
 
 OUTBOX = Path("out") / "outbox"  # inside the project
 
-# Outcome statuses, in the order a summary names them.
-STATUSES = ("sent", "written", "failed", "deferred", "uncertain", "held", "pending", "skipped")
-
 
 @dataclass(frozen=True)
 class Outcome:
