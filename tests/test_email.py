@@ -1274,6 +1274,16 @@ def test_a_journal_from_the_previous_version_is_honoured_leaflet_by_leaflet(proj
     db.commit()
     db.close()
     recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout;checklist" for i in (1, 2)])
+    # A dry run reads the old journal as it is (read-only, not upgraded) and drafts what a send would send.
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), capsys=capsys)
+    assert "2 written, 0 failed, 0 skipped (already sent)" in out, err
+    drafts = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(drafts) == 2
+    for eml in drafts:
+        draft = message_from_bytes(eml.read_bytes(), policy=policy.default)
+        assert [a.get_filename() for a in draft.iter_attachments()] == [attachment_filename(f"{TITLE} – {CHECKLIST}")]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
     code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
     assert "2 sent, 0 failed, 0 skipped" in out, err
     for i in (1, 2):
