@@ -83,6 +83,8 @@ def states(journal: Path) -> dict[str, str]:
     db = sqlite3.connect(journal)
     try:
         rows = db.execute("SELECT email, state FROM deliveries ORDER BY created, rowid").fetchall()
+    except sqlite3.OperationalError:  # killed after creating the file, before its tables: the next run makes them
+        rows = []
     finally:
         db.close()
     out: dict[str, str] = {}

@@ -180,7 +180,8 @@ class Journal:
 
     @classmethod
     def open_readonly(cls, path: Path) -> Journal | None:
-        if not path.is_file():
+        # Empty: a sender killed between creating the file and its tables (the next --send makes them): nothing sent.
+        if not path.is_file() or path.stat().st_size == 0:
             return None
         try:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
