@@ -1335,3 +1335,14 @@ CREATE TABLE attempts (key TEXT NOT NULL REFERENCES deliveries (key), at TEXT NO
 CREATE INDEX attempts_key ON attempts (key);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+def test_an_empty_journal_file_left_by_a_kill_is_no_journal(proj, tmp_path, capsys):
+    """A sender killed between creating the journal file and its tables: a dry run still drafts, --report says so."""
+    path = tmp_path / "outbox" / "journal.sqlite"
+    path.parent.mkdir()
+    path.touch(mode=0o600)
+    code, out, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", capsys=capsys)
+    assert code == 0 and "1 written" in out, err
+    code, out, err = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert_one_line_errors(code, err, "no send journal")
