@@ -1158,3 +1158,191 @@ CREATE TABLE deliveries (key TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NO
     created TEXT NOT NULL, updated TEXT NOT NULL, sent TEXT);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+# --- never the same leaflet twice: the journal counts leaflets (address x leaflet x language x kind) -----------
+
+SECOND = "second-leaflet"
+SECOND_TITLE = "A second leaflet for the same patient"
+
+
+def with_second_leaflet(project: Project) -> Project:
+    """The project with another leaflet (English only: a copy of the shipped one under a new id and title)."""
+    text = project.leaflet_path(LEAFLET).read_text(encoding="utf-8")
+    text = text.replace(f"id: {LEAFLET}", f"id: {SECOND}", 1).replace(f"title: {TITLE}", f"title: {SECOND_TITLE}", 1)
+    (project.leaflet_path(LEAFLET).parent / f"{SECOND}.yaml").write_text(text, encoding="utf-8")
+    return project
+
+
+def attached(received) -> list[str]:
+    return sorted(a.get_filename() for r in received for a in r.message.iter_attachments())
+
+
+def test_a_leaflet_already_sent_is_not_attached_again(project, smtp, tmp_path, capsys):
+    with_second_leaflet(project)
+    code, out, err = leafgen_email(
+        project, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--send", capsys=capsys
+    )
+    assert code == 0 and "1 sent" in out, err
+    first = smtp.to(addr(1))
+    assert len(attached(first)) == 2  # handout and checklist
+
+    recipients = write_csv(tmp_path / "recipients.csv", [f'{addr(1)},,en,"{LEAFLET};{SECOND}",'])
+    code, out, err = leafgen_email(project, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 0, err
+    assert "1 sent, 0 failed, 0 skipped" in out
+    later = smtp.to(addr(1))[1:]
+    assert len(later) == 1
+    assert attached(later) == sorted(
+        [attachment_filename(SECOND_TITLE), attachment_filename(f"{SECOND_TITLE} – {CHECKLIST}")]
+    ), "the leaflet sent before was attached again"
+    assert SECOND_TITLE in later[0].message["Subject"] and TITLE not in later[0].message["Subject"]
+
+    code, out, err = leafgen_email(project, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 0 and "0 sent, 0 failed, 1 skipped (already sent)" in out, err
+    assert len(smtp.to(addr(1))) == 2
+    code, out, _ = leafgen_email(project, tmp_path, "--report", capsys=capsys)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("folders", [("a", "a"), ("a", "b")])
+def test_a_desk_email_of_one_kind_then_a_list_of_both_sends_only_the_other(
+    project, smtp, tmp_path, monkeypatch, capsys, folders
+):
+    """The desk emails the handout; the clinic's list later asks for handout and checklist: only the checklist goes,
+    whatever folder either runs from (the project's own journal, no --journal)."""
+    for folder in folders:
+        (tmp_path / folder).mkdir(exist_ok=True)
+    monkeypatch.chdir(tmp_path / folders[0])
+    o = api.email(addr(1), [LEAFLET], "en", name="Ann Lee", kinds=["handout"], project=project.root, send=True)
+    assert o.status == "sent"
+    assert attached(smtp.to(addr(1))) == [attachment_filename(TITLE)]
+
+    monkeypatch.chdir(tmp_path / folders[1])
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(1)},Ann Lee,en,{LEAFLET},handout checklist"])
+    args = ["email", "--project", str(project.root), "--recipients", str(recipients), "--send"]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "1 sent, 0 failed, 0 skipped" in out
+    later = smtp.to(addr(1))[1:]
+    assert attached(later) == [attachment_filename(f"{TITLE} – {CHECKLIST}")], "the handout was emailed twice"
+
+    assert main(args) == 0  # and once more: everything is there, nothing goes
+    assert "0 sent, 0 failed, 1 skipped (already sent)" in capsys.readouterr().out
+    o = api.email(addr(1), [LEAFLET], "en", kinds=["checklist"], project=project.root, send=True)
+    assert o.status == "skipped"
+    assert len(smtp.to(addr(1))) == 2
+    assert main(["email", "--project", str(project.root), "--report"]) == 0, capsys.readouterr()
+
+
+def test_a_leaflet_asked_for_again_in_another_language_is_sent(proj, smtp, tmp_path, capsys):
+    """Another language is another leaflet for the patient (a relative reads it to them): it is sent."""
+    base = ("--to", addr(1), "--leaflet", LEAFLET, "--kind", "handout", "--send")
+    assert leafgen_email(proj, tmp_path, *base, "--lang", "en", capsys=capsys)[0] == 0
+    code, out, err = leafgen_email(proj, tmp_path, *base, "--lang", RTL, capsys=capsys)
+    assert code == 0 and "1 sent" in out, err
+    assert len(smtp.to(addr(1))) == 2
+
+
+def test_a_list_asking_twice_for_one_leaflet_is_refused_before_sending(proj, smtp, tmp_path, capsys):
+    recipients = write_csv(
+        tmp_path / "recipients.csv",
+        [f"{addr(1)},,en,{LEAFLET},handout", f"{addr(2)},,en,{LEAFLET},", f"{addr(1).upper()},,en,{LEAFLET},"],
+    )
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert_one_line_errors(code, err, f"{recipients}:4:", "row 2", "handout")
+    assert_private(out + err)
+    assert smtp.received == []
+
+
+def test_a_journal_from_the_previous_version_is_honoured_leaflet_by_leaflet(proj, smtp, tmp_path, capsys):
+    """A version-2 journal (one row per message) that recorded the handout as sent: the checklist alone goes."""
+    handout = single(proj, addr(1), "", [LEAFLET], "en", ["handout"], None, False)
+    uncertain = single(proj, addr(2), "", [LEAFLET], "en", ["handout"], None, False)
+    path = tmp_path / "outbox" / "journal.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript(V2_SCHEMA)
+    for r, state in ((handout, "sent"), (uncertain, "uncertain")):
+        db.execute(
+            "INSERT INTO deliveries VALUES (?, ?, '', 'en', ?, 'handout', 'a4', 0, '<m@x>', ?, 1, '', "
+            "'command line', NULL, '2026-11-30', '2026-11-30', '2026-11-30')",
+            (r.key, r.email, LEAFLET, state),
+        )
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(i)},,en,{LEAFLET},handout;checklist" for i in (1, 2)])
+    # A dry run reads the old journal as it is (read-only, not upgraded) and drafts what a send would send.
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), capsys=capsys)
+    assert "2 written, 0 failed, 0 skipped (already sent)" in out, err
+    drafts = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(drafts) == 2
+    for eml in drafts:
+        draft = message_from_bytes(eml.read_bytes(), policy=policy.default)
+        assert [a.get_filename() for a in draft.iter_attachments()] == [attachment_filename(f"{TITLE} – {CHECKLIST}")]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert "2 sent, 0 failed, 0 skipped" in out, err
+    for i in (1, 2):
+        assert attached(smtp.to(addr(i))) == [attachment_filename(f"{TITLE} – {CHECKLIST}")], i
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert "0 sent, 0 failed, 1 skipped (already sent)" in out and "1 uncertain from an earlier run" in out, err
+    assert len(smtp.received) == 2
+
+
+def test_a_message_refused_earlier_is_superseded_by_one_that_carried_its_leaflets(proj, smtp, tmp_path, capsys):
+    """A handout refused for now (451), then a list sending handout and checklist: the refusal is no longer open."""
+    smtp.greylist = {addr(1): 99}
+    code, _, _ = leafgen_email(
+        proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", "--kind", "handout", "--send",
+        "--retries", "0", capsys=capsys,
+    )  # fmt: skip
+    assert code == 75
+    smtp.greylist = {}
+    recipients = write_csv(tmp_path / "recipients.csv", [f"{addr(1)},,en,{LEAFLET},"])
+    code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
+    assert code == 0 and "1 sent" in out, err
+    assert len(attached(smtp.to(addr(1)))) == 2
+    code, out, _ = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert code == 0 and "0 deferred" in out and "1 superseded" in out, out
+
+
+def test_dry_run_messages_are_readable_by_their_owner_only(proj, tmp_path, capsys):
+    old = os.umask(0o022)
+    try:
+        code, _, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--name", "Ann Lee", "--leaflet", LEAFLET,
+                                     "--lang", "en", capsys=capsys)  # fmt: skip
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    [eml] = (tmp_path / "outbox").glob("*.eml")
+    assert "Ann Lee" in eml.read_text()
+    assert eml.stat().st_mode & 0o777 == 0o600
+
+
+V2_SCHEMA = """
+CREATE TABLE deliveries (key TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, lang TEXT NOT NULL,
+    leaflets TEXT NOT NULL, kinds TEXT NOT NULL, paper TEXT NOT NULL, large_print INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'trying', 'sending', 'sent', 'deferred', 'failed', 'uncertain')),
+    attempts INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '', source TEXT NOT NULL, row INTEGER,
+    created TEXT NOT NULL, updated TEXT NOT NULL, sent TEXT);
+CREATE TABLE attempts (key TEXT NOT NULL REFERENCES deliveries (key), at TEXT NOT NULL, outcome TEXT NOT NULL,
+    detail TEXT NOT NULL);
+CREATE INDEX attempts_key ON attempts (key);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def test_an_empty_journal_file_left_by_a_kill_is_no_journal(proj, tmp_path, capsys):
+    """A sender killed between creating the journal file and its tables: a dry run still drafts, --report says so."""
+    path = tmp_path / "outbox" / "journal.sqlite"
+    path.parent.mkdir()
+    path.touch(mode=0o600)
+    code, out, err = leafgen_email(proj, tmp_path, "--to", addr(1), "--leaflet", LEAFLET, "--lang", "en", capsys=capsys)
+    assert code == 0 and "1 written" in out, err
+    code, out, err = leafgen_email(proj, tmp_path, "--report", capsys=capsys)
+    assert_one_line_errors(code, err, "no send journal")

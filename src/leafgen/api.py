@@ -91,8 +91,9 @@ def email(
 ) -> Outcome:
     """Email one patient their leaflets, through the project's send journal, as `leafgen email --to` does.
 
-    Idempotent: the same address, leaflets, language and kinds again (a double submit) sends nothing and returns
-    'skipped'. Without send=True it is a dry run into the outbox. SMTP settings as for the command: LEAFGEN_SMTP_*
+    Idempotent: a leaflet the patient already has by email (same address, language and kind; a double submit)
+    is never sent again: all of it already sent returns 'skipped', otherwise only the rest is attached. Without
+    send=True it is a dry run into the outbox. SMTP settings as for the command: LEAFGEN_SMTP_*
     variables over the TOML file `smtp_config`. Bad input raises MailError; the outcome's note names no patient.
     """
     proj = find_project(project)

@@ -1,4 +1,4 @@
-"""What happened to each unit of work in a batch (a PDF built, a message sent): one shape for every front end."""
+"""What happened to each PDF of a build: one shape for the command line, the API and the desk (email: mail.send)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class Outcome:
         return bool(self.trace)
 
 
-BUILD_STATUSES = ("built", "skipped", "refused", "failed")
+BUILD_STATUSES = ("built", "skipped", "refused", "failed")  # in the order a summary line names them
+BAD = ("refused", "failed")
 
 
 @dataclass
@@ -33,21 +34,19 @@ class Summary:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # out-folder paths of PDFs withdrawn after a refusal or failure
-    statuses: tuple[str, ...] = BUILD_STATUSES
-    bad: tuple[str, ...] = ("refused", "failed")
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
 
     @property
     def ok(self) -> bool:
-        return not any(self.count(s) for s in self.bad)
+        return not any(self.count(s) for s in BAD)
 
     @property
     def bugs(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.bug]
 
     def line(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in self.statuses]
+        parts = [f"{self.count(s)} {s}" for s in BUILD_STATUSES]
         seconds = f"{self.seconds:.1f}" if self.seconds >= 0.1 else f"{self.seconds:.2f}"
         return f"{', '.join(parts)} in {seconds} s"

@@ -6,11 +6,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from leafgen.errors import MailError
-from leafgen.mail.recipients import Recipient
+from leafgen.mail.recipients import Recipient, Unit
 
 JOURNAL = "journal.sqlite"
 
@@ -27,13 +28,15 @@ AT_MOST_ONCE = (
 STATES = ("pending", "trying", "sending", "sent", "deferred", "failed", "uncertain")
 # What a person (or a scheduled job) has to look at: --report lists these and exits non-zero while any remain.
 OPEN_STATES = ("pending", "trying", "sending", "deferred", "failed", "uncertain")
-VERSION = 2
+# A delivery in these states may have carried its PDFs to the patient: they are in `delivered` under its key.
+HOLDING = ("sending", "sent", "uncertain")
+VERSION = 3  # 3: the `delivered` table (what each patient has, PDF by PDF) and deliveries.units
 
 # --- the journal ---------------------------------------------------------------------------------------------
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS deliveries (
-    key TEXT PRIMARY KEY,            -- sha256 of (address, leaflets, lang, kinds): see Recipient.key
+    key TEXT PRIMARY KEY,            -- sha256 of (address, lang, the PDFs it carries): see message_key
     email TEXT NOT NULL,
     name TEXT NOT NULL,
     lang TEXT NOT NULL,
@@ -60,7 +63,19 @@ CREATE TABLE IF NOT EXISTS attempts (    -- every try and its outcome, oldest fi
 );
 CREATE INDEX IF NOT EXISTS attempts_key ON attempts (key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS delivered (   -- each PDF that reached (or may have reached) a patient, and by which message
+    email TEXT NOT NULL,             -- lower case, as in the keys
+    lang TEXT NOT NULL,
+    leaflet TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL REFERENCES deliveries (key),
+    at TEXT NOT NULL,
+    PRIMARY KEY (email, lang, leaflet, kind)  -- one message per PDF and patient, ever: never a second copy
+);
+CREATE INDEX IF NOT EXISTS delivered_key ON delivered (key);
 """
+# Version 3 adds to deliveries (after the columns above, so a version 1 journal still copies in as it is):
+#   units TEXT NOT NULL DEFAULT ''   -- the PDFs it carries, "leaflet/kind" separated by spaces
 
 
 def _now() -> str:
@@ -82,8 +97,45 @@ def _migrate(db: sqlite3.Connection) -> None:
     if old and version < 2:
         db.execute("INSERT INTO deliveries SELECT * FROM deliveries_v1")
         db.execute("DROP TABLE deliveries_v1")
+    if "units" not in {c[1] for c in db.execute("PRAGMA table_info(deliveries)")}:
+        db.execute("ALTER TABLE deliveries ADD COLUMN units TEXT NOT NULL DEFAULT ''")
+    # Before version 3 a row was one message of each of its leaflets in each of its kinds: what it carried (or may
+    # have) is each of those PDFs, which must never go to that patient again.
+    rows = db.execute(
+        "SELECT key, email, lang, leaflets, kinds, state, updated FROM deliveries WHERE units = ''"
+        " ORDER BY created, rowid"
+    ).fetchall()
+    for key, email, lang, leaflets, kinds, state, updated in rows:
+        units = _product(leaflets, kinds)
+        db.execute("UPDATE deliveries SET units = ? WHERE key = ?", (_format(units), key))
+        if state in HOLDING:
+            for leaflet, kind in units:
+                db.execute(
+                    "INSERT OR IGNORE INTO delivered VALUES (?, ?, ?, ?, ?, ?)",
+                    (email.lower(), lang, leaflet, kind, key, updated),
+                )
     db.execute(f"PRAGMA user_version = {VERSION}")
     db.execute("COMMIT")
+
+
+def _product(leaflets: str, kinds: str) -> tuple[Unit, ...]:
+    return tuple((lf, kind) for lf in leaflets.split() for kind in kinds.split())
+
+
+def _format(units: tuple[Unit, ...]) -> str:
+    return " ".join(f"{lf}/{kind}" for lf, kind in units)
+
+
+def _parse(units: str) -> tuple[Unit, ...]:
+    return tuple((u.rsplit("/", 1)[0], u.rsplit("/", 1)[1]) for u in units.split())
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The delivery that carried (or may have carried) a PDF to a patient."""
+
+    key: str
+    state: str
 
 
 class Journal:
@@ -128,7 +180,8 @@ class Journal:
 
     @classmethod
     def open_readonly(cls, path: Path) -> Journal | None:
-        if not path.is_file():
+        # Empty: a sender killed between creating the file and its tables (the next --send makes them): nothing sent.
+        if not path.is_file() or path.stat().st_size == 0:
             return None
         try:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
@@ -144,21 +197,47 @@ class Journal:
     def get(self, key: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM deliveries WHERE key = ?", (key,)).fetchone()
 
-    def prepare(self, r: Recipient, new_message_id: Callable[[], str]) -> sqlite3.Row:
-        """The recipient's journal row, created as 'pending' with a Message-ID it keeps from now on."""
+    def units(self, row: sqlite3.Row) -> tuple[Unit, ...]:
+        """The PDFs a delivery carries (a journal from before version 3, read-only: each leaflet in each kind)."""
+        columns = row.keys()  # a Row's `in` looks at its values, not its columns
+        return _parse(row["units"]) if "units" in columns and row["units"] else _product(row["leaflets"], row["kinds"])
+
+    def holders(self, email: str, lang: str) -> dict[Unit, Holder]:
+        """Each PDF that reached (or may have reached) this patient in this language, with its message."""
+        if self._has("delivered"):
+            rows = self.db.execute(
+                "SELECT d.leaflet, d.kind, m.key, m.state FROM delivered d JOIN deliveries m USING (key)"
+                " WHERE d.email = ? AND d.lang = ?",
+                (email.lower(), lang),
+            ).fetchall()
+            return {(r["leaflet"], r["kind"]): Holder(r["key"], r["state"]) for r in rows}
+        held: dict[Unit, Holder] = {}  # a journal from before version 3, opened read-only for a dry run
+        marks = ", ".join("?" * len(HOLDING))
+        for r in self.db.execute(
+            f"SELECT * FROM deliveries WHERE lower(email) = ? AND lang = ? AND state IN ({marks}) ORDER BY created",
+            (email.lower(), lang, *HOLDING),
+        ).fetchall():
+            for unit in self.units(r):
+                held.setdefault(unit, Holder(r["key"], r["state"]))
+        return held
+
+    def prepare(
+        self, r: Recipient, key: str, units: tuple[Unit, ...], new_message_id: Callable[[], str]
+    ) -> sqlite3.Row:
+        """The journal row of the message carrying `units` to `r`, created as 'pending' with a Message-ID it keeps."""
         now = _now()
         self.db.execute(
             "INSERT INTO deliveries (key, email, name, lang, leaflets, kinds, paper, large_print, message_id, state,"
-            " source, row, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)"
+            " source, row, created, updated, units) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET name = excluded.name, paper = excluded.paper,"
             " large_print = excluded.large_print, source = excluded.source, row = excluded.row",
             (
-                r.key,
+                key,
                 r.email,
                 r.name,
                 r.lang,
-                " ".join(r.leaflets),
-                " ".join(r.kinds),
+                " ".join(dict.fromkeys(u[0] for u in units)),
+                " ".join(dict.fromkeys(u[1] for u in units)),
                 r.paper,
                 int(r.large_print),
                 new_message_id(),
@@ -166,9 +245,10 @@ class Journal:
                 r.row,
                 now,
                 now,
+                _format(units),
             ),
         )
-        row = self.get(r.key)
+        row = self.get(key)
         assert row is not None
         return row
 
@@ -183,12 +263,42 @@ class Journal:
         return cur.rowcount == 1
 
     def point_of_no_return(self, key: str) -> None:
-        """Committed just before the final '.' of DATA: from here on the message may reach the patient."""
-        cur = self.db.execute(
-            "UPDATE deliveries SET state = 'sending', updated = ? WHERE key = ? AND state = 'trying'", (_now(), key)
-        )
-        if cur.rowcount != 1:  # never send a message the journal does not know is going out
-            raise MailError("send journal: the delivery is no longer being tried; not sent", self.path)
+        """Committed just before the final '.' of DATA: from here on the message may reach the patient.
+
+        Its PDFs go into `delivered` in the same transaction; one that another message already carried (or may
+        have) refuses the message: the journal itself never lets a PDF go to a patient twice.
+        """
+        now = _now()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute(
+                "UPDATE deliveries SET state = 'sending', updated = ? WHERE key = ? AND state = 'trying'", (now, key)
+            )
+            if cur.rowcount != 1:  # never send a message the journal does not know is going out
+                raise MailError("send journal: the delivery is no longer being tried; not sent", self.path)
+            row = self.get(key)
+            assert row is not None
+            for leaflet, kind in self.units(row):
+                unit = (row["email"].lower(), row["lang"], leaflet, kind)
+                holder = self.db.execute(
+                    "SELECT key FROM delivered WHERE email = ? AND lang = ? AND leaflet = ? AND kind = ?", unit
+                ).fetchone()
+                if holder is not None and holder["key"] != key:
+                    raise MailError("send journal: a leaflet in this message was sent before; not sent", self.path)
+                if holder is None:
+                    self.db.execute("INSERT INTO delivered VALUES (?, ?, ?, ?, ?, ?)", (*unit, key, now))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def release(self, key: str) -> None:
+        """The server refused the message: its PDFs did not reach the patient by it and may go in another message.
+
+        Unless an earlier attempt was uncertain (a resend on request refused now): that one may have arrived.
+        """
+        if not self.db.execute("SELECT 1 FROM attempts WHERE key = ? AND outcome = 'uncertain'", (key,)).fetchone():
+            self.db.execute("DELETE FROM delivered WHERE key = ?", (key,))
 
     def finish(self, key: str, state: str, error: str = "", *, detail: str = "", log: bool = True) -> None:
         """Settle a delivery and add the attempt to its history (with `detail`, e.g. the server's 250 reply)."""
@@ -212,9 +322,14 @@ class Journal:
     def _log(self, key: str, outcome: str, detail: str) -> None:
         self.db.execute("INSERT INTO attempts VALUES (?, ?, ?, ?)", (key, _now(), outcome, detail))
 
+    def _has(self, table: str) -> bool:
+        return bool(
+            self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        )
+
     def history(self, key: str) -> list[sqlite3.Row]:
         """The attempts, oldest first (none for a journal from before histories, opened read-only)."""
-        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attempts'").fetchone():
+        if not self._has("attempts"):
             return []
         return self.db.execute("SELECT * FROM attempts WHERE key = ? ORDER BY rowid", (key,)).fetchall()
 

@@ -56,10 +56,10 @@ class Composer:
         self._renders: dict[Any, Any] = {}
 
     def jobs(self, r: Recipient) -> list[Any]:
+        """The PDFs this message carries: those asked for, less any the patient already has (Recipient.parts)."""
         return [
             Job(leaflet, r.lang, kind, r.paper, r.large_print, fillable=kind == "checklist")
-            for leaflet in r.leaflets
-            for kind in r.kinds
+            for leaflet, kind in r.parts
         ]
 
     def _render(self, job: Any) -> Any:
@@ -100,7 +100,7 @@ class Composer:
             "clinic": clinic(self.project),
             "name": r.name,
             "attachments": [a.title for a in attachments],
-            "fillable": "checklist" in r.kinds,
+            "fillable": any(kind == "checklist" for _, kind in r.parts),
             "lang_tag": bcp47(r.lang),
             "direction": "rtl" if script_for(r.lang).rtl else "ltr",
         }

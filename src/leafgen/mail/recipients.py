@@ -28,9 +28,27 @@ TRUE = {"1", "yes", "y", "true", "x"}
 FALSE = {"", "0", "no", "n", "false"}
 
 
+Unit = tuple[str, str]  # (leaflet, kind): one PDF. With the address and language, what the journal counts.
+
+
+def message_key(email: str, lang: str, units: Iterable[Unit]) -> str:
+    """Journal key of the message carrying `units` to `email` in `lang`.
+
+    Every leaflet in every kind (the usual message) keeps the key of the journals written before leafgen counted
+    leaflets one by one, so their rows are still found; any other selection of PDFs gets a key of its own.
+    """
+    chosen = set(units)
+    leaflets, kinds = sorted({u[0] for u in chosen}), sorted({u[1] for u in chosen})
+    if chosen == {(lf, k) for lf in leaflets for k in kinds}:
+        parts = [email.lower(), ",".join(leaflets), lang, ",".join(kinds)]
+    else:
+        parts = [email.lower(), lang, "units", ",".join(f"{lf}/{k}" for lf, k in sorted(chosen))]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Recipient:
-    """One message to send: one patient, all their leaflets and kinds attached."""
+    """One patient's request: all their leaflets and kinds, in one message (less what they already have)."""
 
     email: str  # normalised, ASCII (an internationalised domain is in punycode)
     name: str
@@ -41,16 +59,27 @@ class Recipient:
     large_print: bool = False
     source: str = "command line"  # the CSV file, for the report
     row: int | None = None  # its row as a spreadsheet numbers it (header = row 1)
+    attach: tuple[Unit, ...] | None = None  # the PDFs the message carries, when not all of `units` (see send.plan)
+
+    @property
+    def units(self) -> tuple[Unit, ...]:
+        """Every PDF asked for: each leaflet in each kind, in that order."""
+        return tuple((lf, kind) for lf in self.leaflets for kind in self.kinds)
+
+    @property
+    def parts(self) -> tuple[Unit, ...]:
+        """The PDFs its message attaches."""
+        return self.units if self.attach is None else self.attach
 
     @property
     def key(self) -> str:
-        """Journal key: the same patient, leaflets, language and kinds are the same delivery.
+        """The request: the same patient, leaflets, language and kinds are the same request (and, all of them still
+        to send, the journal key of its message).
 
         Paper and print size are left out on purpose: they change how the same information looks, not what it
         says, so fixing a paper size in the list and rerunning it must not mail the patient again.
         """
-        parts = [self.email.lower(), ",".join(sorted(self.leaflets)), self.lang, ",".join(sorted(self.kinds))]
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        return message_key(self.email, self.lang, self.units)
 
     @property
     def where(self) -> str:
@@ -181,6 +210,7 @@ def read_csv(
 
     recipients: list[Recipient] = []
     seen: dict[str, int] = {}
+    asked: dict[tuple[str, str, Unit], int] = {}
     default_paper = paper or clinic(project)["default_paper"]
     choices = Choices.of(project)
     # Rows are numbered as a spreadsheet shows them (header = row 1), so a quoted cell that spans
@@ -213,13 +243,28 @@ def read_csv(
         except MailError as e:
             errors.append(MailError(e.message, path, row))
             continue
-        first = seen.setdefault(recipients[-1].key, row)
+        r = recipients[-1]
+        first = seen.setdefault(r.key, row)
         if first != row:
             errors.append(
                 MailError(
                     f"same patient, leaflets, language and kinds as row {first}: delete one of the two rows", path, row
                 )
             )
+            continue
+        # One PDF asked for twice for the same patient: which row should carry it? The list is wrong; say where.
+        for unit in r.units:
+            earlier = asked.setdefault((r.email.lower(), r.lang, unit), row)
+            if earlier != row:
+                errors.append(
+                    MailError(
+                        f"row {earlier} already asks for leaflet {unit[0]!r} ({unit[1]}) for the same patient and "
+                        "language: keep it in one row",
+                        path,
+                        row,
+                    )
+                )
+                break
     if errors:
         raise ErrorList(errors)
     if not recipients:

@@ -27,25 +27,23 @@ from __future__ import annotations
 
 import heapq
 import os
+import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from pathlib import Path
 
 from leafgen.content.profile import clinic
 from leafgen.errors import ErrorList, LeafgenError, MailError, TranslationError
 from leafgen.mail.addresses import check_name
-from leafgen.mail.journal import AT_MOST_ONCE, JOURNAL, OPEN_STATES, Journal
+from leafgen.mail.journal import AT_MOST_ONCE, HOLDING, JOURNAL, OPEN_STATES, Holder, Journal
 from leafgen.mail.message import DRY_RUN_SENDER, Composer, new_message_id
-from leafgen.mail.recipients import Recipient
+from leafgen.mail.recipients import Recipient, Unit, message_key
 from leafgen.mail.smtp import Mailer, Permanent, SmtpConfig, Temporary, Uncertain, parse_sender
 from leafgen.project import Project, write_atomic
 
 OUTBOX = Path("out") / "outbox"  # inside the project
-
-# Outcome statuses, in the order a summary names them.
-STATUSES = ("sent", "written", "failed", "deferred", "uncertain", "held", "pending", "skipped")
 
 
 @dataclass(frozen=True)
@@ -191,15 +189,61 @@ def send_one(
 ) -> Outcome:
     """One patient (the desk's form), through the same journal as the lists: a second submit sends nothing.
 
-    Without SMTP settings this is a dry run into the outbox. A second call for the same delivery (same address,
-    leaflets, language, kinds) while the first is still sending waits for it (lock_wait, default 30 s) and then
-    finds it sent: 'skipped'. A server failure is returned as 'pending' with its reason.
+    Without SMTP settings this is a dry run into the outbox. A second call for PDFs the patient already has (same
+    address, leaflet, language and kind, whatever else was asked for with them) while the first is still sending
+    waits for it (lock_wait, default 30 s) and then finds it sent: 'skipped'; a call asking for more sends only
+    the rest. A server failure is returned as 'pending' with its reason.
     """
     opts = options or SendOptions(retries=0, lock_wait=30.0)
     summary = run(project, [recipient], journal, settings=settings, outbox=outbox, options=opts)
     if summary.stopped:  # the server's fault, not the patient's: say why (no patient data in it)
         return Outcome(recipient, "pending", summary.stopped)
     return summary.outcomes[0]
+
+
+# --- what goes: each PDF once per patient --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The message a request needs now, or (no key) why none: skipped (the patient has it all) or held."""
+
+    key: str = ""
+    units: tuple[Unit, ...] = ()
+    status: str = ""
+    note: str = ""
+
+    def recipient(self, r: Recipient) -> Recipient:
+        """`r`, attaching only this message's PDFs."""
+        return r if self.units == r.units else replace(r, attach=self.units)
+
+    def note_for(self, r: Recipient) -> str:
+        if len(self.units) == len(r.units):
+            return ""
+        return f"{len(self.units)} of {len(r.units)} PDFs: an earlier message carried the others"
+
+
+def plan(journal: Journal | None, r: Recipient) -> Plan:
+    """Which of the PDFs asked for go in this run's message: those no message carried (or may have) to the patient.
+
+    The journal counts PDFs (address x leaflet x language x kind), not messages: the desk's handout and then a list
+    with the handout and the checklist send the checklist alone. A request all carried already is skipped, or held
+    while a message that carried part of it is uncertain; when every PDF left sits in one message not known to be
+    sent (uncertain, or refused after being uncertain), that message is the request's, tried as before.
+    """
+    held = journal.holders(r.email, r.lang) if journal is not None else {}
+    free = tuple(u for u in r.units if u not in held)
+    if free:
+        return Plan(message_key(r.email, r.lang, free), free)
+    assert journal is not None
+    owners = {held[u].key: held[u].state for u in r.units}
+    for key, state in owners.items():
+        row = journal.get(key)
+        if state != "sent" and row is not None and set(journal.units(row)) <= set(r.units):
+            return Plan(key, journal.units(row))
+    if all(state == "sent" for state in owners.values()):
+        return Plan(status="skipped", note="already sent")
+    return Plan(status="held", note=HELD)
 
 
 def _short(e: LeafgenError, lang: str) -> str:
@@ -227,22 +271,26 @@ def _dry_run(
     journal = Journal.open_readonly(journal_file)
     try:
         for r in recipients:
-            row = journal.get(r.key) if journal else None
+            p = plan(journal, r)
+            row = journal.get(p.key) if journal and p.key else None
             state = row["state"] if row is not None else "pending"
-            if state == "sent":
+            if not p.key:
+                outcome = Outcome(r, p.status, p.note)
+            elif state == "sent":
                 outcome = Outcome(r, "skipped", "already sent")
             elif state in ("sending", "uncertain") and not retry_uncertain:
                 outcome = Outcome(r, "held", HELD)
             else:
                 message_id = row["message_id"] if row is not None else new_message_id(composer.sender)
                 try:
-                    msg = composer.message(r, message_id)
+                    msg = composer.message(p.recipient(r), message_id)
                 except LeafgenError as e:
                     outcome = Outcome(r, "failed", _short(e, r.lang))
                 else:
                     name = f"{Path(r.source).stem}-row{r.row:04d}" if r.row else "to"
-                    write_atomic(outbox / f"{name}-{r.key[:8]}.eml", msg.as_bytes())
-                    outcome = Outcome(r, "written")
+                    # The patient's name and address: readable by the owner only, like the journal.
+                    write_atomic(outbox / f"{name}-{r.key[:8]}.eml", msg.as_bytes(), private=True)
+                    outcome = Outcome(r, "written", p.note_for(r))
             summary.outcomes.append(outcome)
             report(outcome)
     finally:
@@ -291,7 +339,9 @@ def _send(
         # Every delivery is in the journal before the first is sent, so a stopped run shows what is left.
         journal.db.execute("BEGIN IMMEDIATE")
         for r in recipients:
-            journal.prepare(r, lambda: new_message_id(composer.sender))
+            p = plan(journal, r)
+            if p.key:
+                journal.prepare(r, p.key, p.units, lambda: new_message_id(composer.sender))
         journal.db.execute("COMMIT")
         for i, r in enumerate(recipients):
             attempt(i, r, 0)
@@ -345,49 +395,58 @@ def attempts(n: int) -> str:
 def _attempt(
     composer: Composer, r: Recipient, journal: Journal, mailer: Mailer, opts: SendOptions, throttle: Callable[[], None]
 ) -> Outcome:
-    """One recipient, once: sent, or deferred, failed, uncertain; reconnecting (not deferring) after a lost line."""
-    row = journal.prepare(r, lambda: new_message_id(composer.sender))
+    """One recipient, once: sent, or deferred, failed, uncertain; reconnecting (not deferring) after a lost line.
+
+    Only the PDFs the patient does not have yet go (plan); the message's journal row is keyed by them.
+    """
+    p = plan(journal, r)
+    if not p.key:
+        return Outcome(r, p.status, p.note)
+    key = p.key
+    row = journal.prepare(r, key, p.units, lambda: new_message_id(composer.sender))
     if row["state"] == "sent":
         return Outcome(r, "skipped", "already sent")
     resend = row["state"] == "uncertain"
     if resend and not opts.retry_uncertain:
         return Outcome(r, "held", HELD)
     try:
-        data = composer.message(r, row["message_id"]).as_bytes()
+        data = composer.message(p.recipient(r), row["message_id"]).as_bytes()
     except LeafgenError as e:
-        journal.finish(r.key, "failed", str(e))
+        journal.finish(key, "failed", str(e))
         return Outcome(r, "failed", _short(e, r.lang))
     states = ("pending", "deferred", "failed") + (("uncertain",) if opts.retry_uncertain else ())
     lost = 0  # connections that failed before the message was complete, for this message
     while True:
-        before = journal.get(r.key)
+        before = journal.get(key)
         assert before is not None
         throttle()
-        if not journal.claim(r.key, states):
+        if not journal.claim(key, states):
             return Outcome(r, "skipped", "claimed elsewhere")
         try:
-            reply = mailer.deliver(data, composer.sender.addr_spec, r.email, lambda: journal.point_of_no_return(r.key))
+            reply = mailer.deliver(data, composer.sender.addr_spec, r.email, lambda: journal.point_of_no_return(key))
         except Temporary as e:
             if not e.connection:  # this message, refused for now: after the rest of the list
-                journal.finish(r.key, "deferred", f"temporarily refused: {e.detail}")
+                journal.release(key)
+                journal.finish(key, "deferred", f"temporarily refused: {e.detail}")
                 return Outcome(r, "deferred", f"{e.note}: refused for now")
             # Nothing reached the patient and nothing was said about this message: the row stays as it was (an
             # earlier 550 keeps its reason), the attempt goes into its history.
-            journal.restore(r.key, before["state"], before["error"], e.detail)
+            journal.restore(key, before["state"], before["error"], e.detail)
             lost += 1
             if lost > opts.retries:
                 if e.connect:
                     raise _Stop(f"{e.detail} (gave up after {attempts(lost)})") from None
-                journal.finish(r.key, "deferred", f"{e.detail} (connection lost {lost} times)")
+                journal.finish(key, "deferred", f"{e.detail} (connection lost {lost} times)")
                 return Outcome(r, "deferred", f"{e.note}, {lost} times")
             if lost > 1:  # the first reconnection at once: a server closing an idle connection is routine
                 time.sleep(opts.retry_delay * 2 ** (lost - 2))
             continue
         except Permanent as e:
-            journal.finish(r.key, "failed", e.detail)
+            journal.release(key)
+            journal.finish(key, "failed", e.detail)
             return Outcome(r, "failed", e.note)
         except Uncertain as e:
-            journal.finish(r.key, "uncertain", e.detail)
+            journal.finish(key, "uncertain", e.detail)
             return Outcome(r, "uncertain", e.note, resent=resend)
         except BaseException as e:  # a setup error, or Ctrl-C: nothing lost, nothing sent twice
             why = (
@@ -397,14 +456,14 @@ def _attempt(
                 if isinstance(e, KeyboardInterrupt)
                 else f"interrupted: {type(e).__name__}"
             )
-            now = journal.get(r.key)
+            now = journal.get(key)
             if now is not None and now["state"] == "sending":  # past the point of no return
-                journal.finish(r.key, "uncertain", f"{why} after the whole message went out: it may have arrived")
+                journal.finish(key, "uncertain", f"{why} after the whole message went out: it may have arrived")
             else:
-                journal.restore(r.key, before["state"], before["error"], f"{why} before the message was complete")
+                journal.restore(key, before["state"], before["error"], f"{why} before the message was complete")
             raise
-        journal.finish(r.key, "sent", detail=reply)
-        return Outcome(r, "sent", resent=resend)
+        journal.finish(key, "sent", detail=reply)
+        return Outcome(r, "sent", p.note_for(r), resent=resend)
 
 
 # --- the report ----------------------------------------------------------------------------------------------
@@ -454,13 +513,23 @@ def report(journal_file: Path) -> Report:
     if journal is None:
         raise MailError("no send journal: nothing has been sent with --send for this project yet", journal_file)
     try:
-        rows = journal.rows()
+        everything = journal.rows()
+        # A message not sent whose every PDF another message carried since (the list after a refused desk email)
+        # needs nobody: the patient has it all.
+        superseded = {
+            r["key"]
+            for r in everything
+            if r["state"] not in HOLDING and _carried_by_others(journal, r, journal.holders(r["email"], r["lang"]))
+        }
+        rows = [r for r in everything if r["key"] not in superseded]
         history = {r["key"]: journal.history(r["key"]) for r in rows if r["state"] != "sent"}
     finally:
         journal.close()
     counts = {s: sum(r["state"] == s for r in rows) for s in ("sent", "failed", "deferred", "uncertain", "pending")}
     counts["pending"] += sum(r["state"] in ("trying",) for r in rows)
     counts["uncertain"] += sum(r["state"] in ("sending",) for r in rows)
+    if superseded:
+        counts["superseded"] = len(superseded)
     open_rows = [
         Delivery(
             where=f"{r['source']}:{r['row']}" if r["row"] else r["source"],
@@ -480,3 +549,8 @@ def report(journal_file: Path) -> Report:
         if r["state"] in OPEN_STATES
     ]
     return Report(journal_file, counts, open_rows)
+
+
+def _carried_by_others(journal: Journal, row: sqlite3.Row, held: dict[Unit, Holder]) -> bool:
+    units = journal.units(row)
+    return bool(units) and all(u in held and held[u].key != row["key"] for u in units)
