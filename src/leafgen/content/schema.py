@@ -17,6 +17,7 @@ from leafgen.content.model import (
     Leaflet,
     Paragraph,
     Section,
+    units,
 )
 from leafgen.content.sources import LDict, LList, load_yaml, read_source
 from leafgen.errors import ErrorList, SourceError
@@ -28,6 +29,9 @@ MAX_CHECKLIST_CHARS = 400
 # Far beyond any leaflet, and bounded so that layout and the PDF structure tree stay small (the shipped leaflet
 # has 5 sections and 6 checklist items; 1,000 headings overflowed the outline's recursion).
 MAX_ITEMS = {"sections": 100, "content": 200, "bullets": 200, "items": 100, "sources": 50}
+# And in all: within those limits (and the file size) a leaflet could still hold 20,000 one-word bullets, some
+# 400 pages that take a build 10 s or more each. The shipped leaflet has 60 texts.
+MAX_UNITS = 2_000
 
 
 @dataclass
@@ -266,6 +270,12 @@ def _check_leaflet(path: Path, data: bytes, today: dt.date) -> tuple[Leaflet, li
         document=_document(c, root, today),
         path=path,
     )
+    if not c.errors and (n := len(units(leaflet))) > MAX_UNITS:
+        c.error(
+            f"{n:,} headings, paragraphs, bullets and checklist texts is far beyond any leaflet"
+            f" (limit {MAX_UNITS:,}): split it",
+            root.key_lines.get("sections", root.line),
+        )
     if c.errors:
         raise ErrorList(list(c.errors))
     return leaflet, c.warnings
