@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import astuple, dataclass, field
 
 from reportlab.platypus.doctemplate import LayoutError
 
+from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.content.model import Disclaimer, Leaflet, map_text, units
 from leafgen.content.profile import clinic, theme
 from leafgen.content.schema import load_disclaimer, load_leaflet
@@ -42,10 +44,23 @@ class PersonalDataError(LeafgenError):
     """The patient's details cannot be printed as given; the message names the field, never its content."""
 
 
+def check_personal_text(name: str, note: str) -> None:
+    """Refuse a control, reordering or non-character in the details (text pasted from another program carries
+    them): a NUL or ESC would break the page's layout, an override reorder what the patient reads. The same rule
+    as for a leaflet's text, said in the desk's words: the field and the character, never the text."""
+    for label, text in (("patient's name", name), ("note", note)):
+        if m := FORBIDDEN_RE.search(text):
+            ch = m.group()
+            reason = why(ch) if unicodedata.category(ch) in ("Cc", "Cf") else "a character no page can print"
+            where = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip()
+            raise PersonalDataError(f"the {label} has {reason} ({where}); delete it or type that part again")
+
+
 def _personal_context(personal: Personal | None, job: Job) -> dict | None:
     """What the templates may print, checked: one line for the name, paragraphs for the note, glyphs present."""
     if not personal:
         return None
+    check_personal_text(personal.name, personal.note)
     if any(ch in personal.name for ch in "\r\n\t") or len(personal.name) > 120:
         raise PersonalDataError("the patient's name must be one line of at most 120 characters")
     if len(personal.note) > NOTE_MAX:
