@@ -527,6 +527,8 @@ class _Builder:
                         day = part.get("day", "")
                         if not day.isdigit():
                             raise TemplateError(f'<tip> needs day="1"…, not {day!r}')
+                        if not 1 <= int(day) <= days:  # its box does not exist: the tooltip would vanish
+                            raise TemplateError(f'<tip day={day!r}> is not a day of this <grid days="{days}">')
                         tips[int(day)] = _fold(part.text or "")
                         continue
                     if part.tag not in ("instruction", "frequency", "safety"):
@@ -623,11 +625,18 @@ def _file_text(path: Path) -> str:
 def _blame(ch: str, origins: Sequence[Path]) -> tuple[Path | None, int | None]:
     """The first input file (leaflet, catalog, disclaimer, clinic profile, then the template) holding ch, and its
     line; else the template, the one input that can write a character without holding it (`&#x1F600;`)."""
+    # As written, or escaped: YAML's "\U0001F600" or "\u00e9", XML's &#x1F600; or &#128512;.
+    spelt = re.compile(
+        "|".join(
+            [re.escape(ch), rf"\\U{ord(ch):08x}", rf"&#x0*{ord(ch):x};", rf"&#0*{ord(ch)};"]
+            + ([rf"\\u{ord(ch):04x}"] if ord(ch) <= 0xFFFF else [])
+        ),
+        re.IGNORECASE,
+    )
     for path in origins:
         text = _file_text(path)
-        at = text.find(ch)
-        if at >= 0:
-            return path, text.count("\n", 0, at) + 1
+        if m := spelt.search(text):
+            return path, text.count("\n", 0, m.start()) + 1
     return (origins[-1] if origins else None), None
 
 

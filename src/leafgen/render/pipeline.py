@@ -114,6 +114,8 @@ def english_units(leaflet: Leaflet, disclaimer: Disclaimer, t_leaflet: Leaflet, 
 def _flowable_text(e: LayoutError) -> str:
     """The start of the text ReportLab could not place, without its object address."""
     text = re.sub(r"<\w+ at 0x[0-9a-fA-F]+>", "", str(e))  # ReportLab names flowables by object address
+    if size := re.search(r"\(\d[\d.]* x \d", text):  # what follows is sizes and frame names, never the text
+        text = text[: size.start()]
     m = re.search(r"'([^'<>]{1,60})", text)
     return f"starting {m.group(1).strip()!r}" if m and m.group(1).strip() else "a table row or box"
 
