@@ -24,6 +24,7 @@ from leafgen.render.templating import render_template
 from leafgen.text.rtl import shape_rtl
 from leafgen.text.scripts import missing_glyphs, script_for
 
+MAX_TRANSLATED_HEADING_CHARS = 300  # content.schema.MAX_HEADING_CHARS, and half again for longer languages
 NOTE_MAX = 600  # characters: a short note fits one box on the first page, even in large print
 
 
@@ -111,6 +112,22 @@ def english_units(leaflet: Leaflet, disclaimer: Disclaimer, t_leaflet: Leaflet, 
     return frozenset(same)
 
 
+def _check_headings(leaflet: Leaflet, translated: Leaflet, tr: Translator) -> None:
+    """A translated heading far longer than any heading: as the leaflet's own limit (content.schema), with room
+    for languages that run longer, so a catalog cannot make a heading taller than a page."""
+    pairs = [(leaflet.title, translated.title), (leaflet.checklist.title, translated.checklist.title)]
+    pairs += [(s.heading, t.heading) for s, t in zip(leaflet.sections, translated.sections, strict=True)]
+    for english, text in pairs:
+        if len(text) > MAX_TRANSLATED_HEADING_CHARS:
+            msg = tr.catalog.get(english) if tr.catalog is not None else None
+            raise SourceError(
+                f"a translated heading of {len(text):,} characters is far beyond any heading"
+                f" (limit {MAX_TRANSLATED_HEADING_CHARS}): {' '.join(english.split())[:60]!r}",
+                tr.path,
+                getattr(msg, "lineno", None),
+            )
+
+
 def _flowable_text(e: LayoutError) -> str:
     """The start of the text ReportLab could not place, without its object address."""
     text = re.sub(r"<\w+ at 0x[0-9a-fA-F]+>", "", str(e))  # ReportLab names flowables by object address
@@ -143,6 +160,7 @@ def _render(
     disclaimer = load_disclaimer(project.disclaimer_path)
     tr = translator(project, job.lang)
     t_leaflet, t_disclaimer = translate(leaflet, disclaimer, tr)
+    _check_headings(leaflet, t_leaflet, tr)
     template = f"{job.kind}.xml.j2"
     context = {
         "leaflet": t_leaflet,
