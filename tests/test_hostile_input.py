@@ -207,3 +207,19 @@ def test_block_too_tall_for_a_page_is_one_line_without_internals(project):
     message = str(info.value)
     assert message.startswith(f"{path}: a block is too tall to fit on one page"), message
     assert " at 0x" not in message and "\n" not in message
+
+
+FUZZ_FOUND = sorted((DATA / "fuzz").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("source", FUZZ_FOUND, ids=[p.stem for p in FUZZ_FOUND])
+def test_leaflets_the_fuzzer_broke_now_render(source: Path, project) -> None:
+    # Valid leaflets from bench/fuzz_render.py, reduced, that crashed the merged code. box-split-list: an urgent
+    # box split across pages with a list inside; ReportLab deep-copies the list while splitting, and the copy
+    # took a copy of its structure element, outside the tree ("internal error: KeyError" in tagging.finish).
+    target = project.leaflets_dir / source.name
+    target.write_bytes(source.read_bytes())
+    pdf = api.render(source.stem, "en", "handout", project=project.root)
+    reader = pdf_reader(pdf)
+    assert len(reader.pages) >= 2 and "/StructTreeRoot" in reader.trailer["/Root"]
+    assert "d" * 200 in normalise(pdf_text(pdf)).replace(" ", "")
