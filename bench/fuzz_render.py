@@ -127,7 +127,17 @@ def squash(s: str) -> str:
     return "".join(ch for ch in s if not ch.isspace() and ch != "-" and unicodedata.category(ch) not in ("Cf", "Cc"))
 
 
-RUNNING = ("Your clinic", "Version ", "Page ", "Draft: not yet approved", "2027", "Review due", "1 January 2027")
+# English dates print as "January 1, 2027" (CLDR's en); a footer that wraps in large print puts one on its own line.
+RUNNING = (
+    "Your clinic",
+    "Version ",
+    "Page ",
+    "Draft: not yet approved",
+    "2027",
+    "Review due",
+    "1 January 2027",
+    "January 1, 2027",
+)
 
 
 def body_text(pdf: bytes) -> str:

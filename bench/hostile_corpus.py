@@ -687,6 +687,10 @@ def run(case: Case, work: Path) -> tuple[str, str, float]:
             if " ".join(case.literal.split()) not in text:
                 return "DEFECT", f"PDF does not print {case.literal!r} literally", elapsed
         return "pdf", proc.stdout.strip().splitlines()[-1][:120] if proc.stdout.strip() else "", elapsed
+    last = (err.strip().splitlines() or [""])[-1]
+    if proc.returncode == 2 and re.match(r"leafgen( [\w-]+)*: error: argument ", last) and not case.pdf:
+        # argparse's refusal of a wrong command line (exit 2, the usage, then the argument at fault): deliberate.
+        return "clean", last[:160], elapsed
     if proc.returncode != 1:
         return "DEFECT", f"exit {proc.returncode}: {first}", elapsed
     if case.pdf:

@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from conftest import LEAFLET, SHIPPED, normalise, pdf_text, rendered, squash
+from conftest import DATA, LEAFLET, SHIPPED, normalise, pdf_text, rendered, squash
+from leafgen import api
 from leafgen.build.plan import relative_path
 from leafgen.cli import main
 from leafgen.i18n.catalogs import translator
@@ -101,3 +102,21 @@ def test_without_personal_details_the_pdf_is_leafgen_builds(tmp_path, job: Job) 
 )
 def test_personalised_pdfs_stay_tagged_throughout(job: Job, personal: Personal) -> None:
     assert ua_problems(render_job(SHIPPED, job, personal=personal).pdf) == []
+
+
+BAD_DETAILS = sorted((DATA / "bad" / "personal").glob("*.txt"))
+
+
+@pytest.mark.parametrize("bad", BAD_DETAILS, ids=[p.name for p in BAD_DETAILS])
+def test_a_control_character_in_the_details_is_refused_by_the_library_naming_it(bad) -> None:
+    # Every caller of leafgen.api (not only the desk, which checked them itself) gets the same refusal: a NUL or
+    # ESC pasted from another program breaks the layout, a bidi override reorders what the patient reads.
+    # Each file: '# expect: MESSAGE' then the name (name-*) or note (note-*) exactly as typed, control included.
+    expect, _, value = bad.read_bytes().decode("utf-8").partition("\n")
+    message = expect.removeprefix("# expect: ")
+    field, kind = ("name", "checklist") if bad.name.startswith("name-") else ("note", "handout")
+    with pytest.raises(PersonalDataError) as e:
+        api.render(LEAFLET, "en", kind, personal=Personal(**{field: value}), project=SHIPPED.root)
+    assert message in e.value.message, e.value.message
+    assert str(e.value) == e.value.message and "\n" not in str(e.value)  # one line, no path
+    assert not any(part in str(e.value) for part in ("Zo", "Stretch", "tablets"))  # names the field, not the text

@@ -26,7 +26,7 @@ from leafgen.mail.send import Outcome, journal_path, send_one
 from leafgen.mail.smtp import load_config
 from leafgen.project import KINDS, PAPERS, SOURCE_LANG, Project, find_project
 from leafgen.render.job import Job
-from leafgen.render.pipeline import Personal, PersonalDataError, Rendered, render_job
+from leafgen.render.pipeline import Personal, PersonalDataError, Rendered, check_personal_text, render_job
 from leafgen.render.templating import check_templates
 from leafgen.results import Outcome as BuildOutcome
 from leafgen.results import Summary
@@ -45,6 +45,7 @@ __all__ = [
     "build",
     "catalogue",
     "check",
+    "check_personal_text",
     "clinic_profile",
     "email",
     "email_is_dry_run",

@@ -17,6 +17,7 @@ from leafgen.content.model import (
     Leaflet,
     Paragraph,
     Section,
+    units,
 )
 from leafgen.content.sources import LDict, LList, load_yaml, read_source
 from leafgen.errors import ErrorList, SourceError
@@ -28,6 +29,12 @@ MAX_CHECKLIST_CHARS = 400
 # Far beyond any leaflet, and bounded so that layout and the PDF structure tree stay small (the shipped leaflet
 # has 5 sections and 6 checklist items; 1,000 headings overflowed the outline's recursion).
 MAX_ITEMS = {"sections": 100, "content": 200, "bullets": 200, "items": 100, "sources": 50}
+# And in all: within those limits (and the file size) a leaflet could still hold 20,000 one-word bullets, some
+# 400 pages that take a build 10 s or more each. The shipped leaflet has 60 texts.
+MAX_UNITS = 2_000
+# A heading is kept with what follows it; one taller than a page (1,100 characters at the default sizes) made
+# ReportLab retry the page forever. The shipped headings are under 50 characters.
+MAX_HEADING_CHARS = 200
 
 
 @dataclass
@@ -82,6 +89,14 @@ class Checker:
         else:
             self.error(f"{what}: {key!r} must be a date written YYYY-MM-DD, not {value!r}", line)
         return dt.date.min
+
+    def heading(self, text: str, what: str, line: int) -> None:
+        if len(text) > MAX_HEADING_CHARS:
+            self.error(
+                f"{what}: a heading of {len(text):,} characters is far beyond any heading"
+                f" (limit {MAX_HEADING_CHARS}): shorten it, and put the detail in the text below",
+                line,
+            )
 
     def items(self, m: LDict, key: str, what: str) -> list:
         value = m.get(key)
@@ -156,7 +171,9 @@ def _sections(c: Checker, root: LDict) -> tuple[Section, ...]:
         if style not in ("", "urgent"):
             c.error(f"section {sid!r}: style must be 'urgent' or absent, not {style!r}", m.key_lines["style"])
         where = f"section {sid!r}"
-        out.append(Section(sid, c.text(m, "heading", where), _blocks(c, m, where), style))
+        heading = c.text(m, "heading", where)
+        c.heading(heading, where, m.key_lines.get("heading", m.line))
+        out.append(Section(sid, heading, _blocks(c, m, where), style))
     return tuple(out)
 
 
@@ -190,7 +207,9 @@ def _checklist(c: Checker, root: LDict) -> Checklist:
                 c.text(im, "safety", where, required=False),
             )
         )
-    return Checklist(c.text(m, "title", "checklist"), c.text(m, "intro", "checklist"), tuple(items))
+    title = c.text(m, "title", "checklist")
+    c.heading(title, "checklist", m.key_lines.get("title", m.line))
+    return Checklist(title, c.text(m, "intro", "checklist"), tuple(items))
 
 
 def _document(c: Checker, root: LDict, today: dt.date) -> DocumentControl:
@@ -257,15 +276,23 @@ def _check_leaflet(path: Path, data: bytes, today: dt.date) -> tuple[Leaflet, li
     lid = c.ident(root, "leaflet")
     if lid and lid != path.stem:
         c.error(f"leaflet id {lid!r} must match the file name {path.stem!r}", root.key_lines["id"])
+    title = c.text(root, "title", "leaflet")
+    c.heading(title, "leaflet", root.key_lines.get("title", 1))
     leaflet = Leaflet(
         id=lid,
-        title=c.text(root, "title", "leaflet"),
+        title=title,
         summary=c.text(root, "summary", "leaflet"),
         sections=_sections(c, root),
         checklist=_checklist(c, root),
         document=_document(c, root, today),
         path=path,
     )
+    if not c.errors and (n := len(units(leaflet))) > MAX_UNITS:
+        c.error(
+            f"{n:,} headings, paragraphs, bullets and checklist texts is far beyond any leaflet"
+            f" (limit {MAX_UNITS:,}): split it",
+            root.key_lines.get("sections", root.line),
+        )
     if c.errors:
         raise ErrorList(list(c.errors))
     return leaflet, c.warnings

@@ -28,7 +28,6 @@ from wtforms import DateField, HiddenField, PasswordField, StringField, TextArea
 from wtforms.validators import DataRequired, Length, Optional
 
 from leafgen import api
-from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.desk.record import Record
 from leafgen.desk.staff import RateLimit, check_login, load_accounts
 from leafgen.desk.worker import Choice, Document, Emailed, Failure, Pool, email, page_png, render
@@ -446,13 +445,12 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         return "", None, (form.note.data or "").replace("\r\n", "\n").strip()
 
     def _unprintable(name: str, note: str) -> Failure | None:
-        """A control or reordering character in the details (text pasted from another program carries them): named,
-        as leafgen names one in a leaflet, rather than breaking the page layout or printing the text reordered."""
-        for label, text in (("patient's name", name), ("note", note.replace("\r\n", "\n").replace("\r", "\n"))):
-            if m := FORBIDDEN_RE.search(text):
-                ch = m.group()
-                where = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip()
-                return Failure("personal", (f"the {label} has {why(ch)} ({where}); delete it or type that part again",))
+        """A control or reordering character in the details, refused before a worker is asked: the library's rule
+        (every caller of leafgen.api gets it), named as leafgen names one in a leaflet."""
+        try:
+            api.check_personal_text(name, note)
+        except api.PersonalDataError as e:
+            return Failure("personal", (e.message,))
         return None
 
     @app.post("/leaflet/<leaflet>/preview")

@@ -21,6 +21,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, ListFlowable, ListItem, Paragraph, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import LIIndenter
 
+from leafgen.content import characters
 from leafgen.errors import FontError, TemplateError
 from leafgen.i18n.locales import bcp47
 from leafgen.render.tagging import Node, tag, tag_list
@@ -32,6 +33,14 @@ PAGE_SIZES = {"a4": A4, "letter": LETTER}
 MAX_GRID_DAYS = 14  # a fortnight of tick boxes is the most a row of one page holds at any theme size
 MIN_ITEM_WIDTH = 0.3  # of the column: the instruction needs room beside the day boxes
 BOX_STYLES = ("summary", "urgent", "disclaimer", "note")
+# Elements in one layout: a leaflet at every content limit (2,000 texts) makes about 2,500; 10,000 paragraphs are
+# some 200 pages and many seconds of layout.
+MAX_ELEMENTS = 10_000
+MAX_DEPTH = 20  # the shipped templates nest 4 deep (document, box, ul, li); ReportLab recurses per level
+MAX_BREAKS = 50  # <br/> in one paragraph: ReportLab's time grows faster than the square of their number
+# Elements whose own text is never printed (only their children's): text there would silently vanish.
+CONTAINERS = frozenset({"document", "section", "box", "ul", "grid", "row", "fields"})
+ROW_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a row's tick boxes are form fields named after it
 MEASURE_SAMPLE = "the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789."
 KEEP_LINES = 2  # lines of text a heading takes with it to the foot of a page (a typesetter's minimum)
 KEEP_AHEAD = 6  # flowables a KeepStart looks at: heading, a short paragraph or two, an intro, a list
@@ -242,6 +251,10 @@ def _theme_key(theme: dict[str, Any], large_print: bool) -> tuple:
 
 def _inline(el: ET.Element) -> tuple[str, str]:
     """(ReportLab markup, plain text) of an element: all text escaped, only <b> and <br/> kept as markup."""
+    if (breaks := sum(1 for _ in el.iter("br"))) > MAX_BREAKS:
+        raise TemplateError(
+            f"{breaks:,} line breaks in one <{el.tag}> is far beyond any leaflet (limit {MAX_BREAKS}): use paragraphs"
+        )
     markup, plain = [escape(el.text or "")], [el.text or ""]
     for child in el:
         if child.tag == "b":
@@ -376,6 +389,8 @@ class _Builder:
     def bullets(self, el: ET.Element) -> Flowable:
         style = "small" if el.get("style") == "small" else "li"
         st = self.styles[style]
+        if len(el) == 0:  # ReportLab fails on an empty list deep inside the PDF writer
+            raise TemplateError("<ul> needs at least one <li>")
         with self.inside(self.leaf("L"), el) as lst:
             nodes, items = [], []
             for li in el:
@@ -440,6 +455,8 @@ class _Builder:
         """Write-in lines (patient name, start date) the patient fills by hand."""
         # Layout only (label and line): the labels are paragraphs, not a data table.
         # A value (the patient's name from the desk) is printed on the line; it is data, like all text here.
+        if len(el) == 0:  # ReportLab refuses a table without rows deep inside the PDF writer
+            raise TemplateError("<fields> needs at least one <field>")
         rows = [
             [self.para(f, "p"), self.text(f.get("value", ""), "p", self.leaf("P", f)) if f.get("value") else ""]
             for f in el
@@ -489,8 +506,17 @@ class _Builder:
         )
         numbers = [""] + [self.text(str(d), "cell", header(number_row, "Column")) for d in range(1, days + 1)]
         rows = [head, numbers]
+        names: set[str] = set()
         for r, row in enumerate(el, start=1):
             self._is(row, "row", "grid")
+            name = row.get("name") or f"item{r}"
+            if not ROW_NAME_RE.fullmatch(name):
+                raise TemplateError(
+                    f"<row name={name!r}>: a row name is letters, digits, - and _ (it names tick boxes)"
+                )
+            if name in names:  # in a fillable PDF, ticking one row's box would tick the other's
+                raise TemplateError(f"two <row>s named {name!r}: each row needs its own name")
+            names.add(name)
             tr = grid.add("TR")
             cell: list[Flowable] = []
             tips: dict[int, str] = {}
@@ -501,6 +527,8 @@ class _Builder:
                         day = part.get("day", "")
                         if not day.isdigit():
                             raise TemplateError(f'<tip> needs day="1"…, not {day!r}')
+                        if not 1 <= int(day) <= days:  # its box does not exist: the tooltip would vanish
+                            raise TemplateError(f'<tip day={day!r}> is not a day of this <grid days="{days}">')
                         tips[int(day)] = _fold(part.text or "")
                         continue
                     if part.tag not in ("instruction", "frequency", "safety"):
@@ -509,7 +537,6 @@ class _Builder:
                         )
                     cell.append(self.para(part, "cell" if part.tag == "instruction" else "cell-note"))
                     instruction = instruction or (_inline(part)[1] if part.tag == "instruction" else "")
-            name = row.get("name") or f"item{r}"
             boxes: list[Flowable] = []
             for d in range(1, days + 1):
                 td = tr.add("TD", lang=self.text_lang)
@@ -548,6 +575,30 @@ class _Builder:
         return table
 
 
+def _check_tree(root: ET.Element) -> None:
+    """Faults of the layout as a whole, before anything is laid out: nesting too deep for ReportLab, text where
+    nothing prints it (a template writing `<section>{{ text }}</section>` would lose it silently), and
+    characters no patient text may hold (content and catalogs are checked where they are read; this is the
+    template's own text, `&#x202E;` included, since the parser has resolved references)."""
+    stack = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TemplateError(f"layout nested more than {MAX_DEPTH} levels deep (<{el.tag}> and its parents)")
+        texts = [el.text or "", el.tail or "", *el.attrib.values()]
+        for text in texts:
+            if (at := characters.first_forbidden(text)) >= 0:
+                raise TemplateError(characters.message(text[at], f"in <{el.tag}>"))
+        if el.tag in CONTAINERS:
+            loose = [el.text or "", *(child.tail or "" for child in el)]
+            if text := next((t.strip() for t in loose if t.strip()), ""):
+                shown = text if len(text) <= 40 else text[:40] + "…"
+                raise TemplateError(
+                    f"text directly inside <{el.tag}> would not be printed ({shown!r}): put it in a <p>"
+                )
+        stack.extend((child, depth + 1) for child in el)
+
+
 def _number(el: ET.Element, name: str, default: float, low: float, high: float, whole: bool = False) -> float:
     """A numeric attribute the template wrote, in range; `days="banana"` is the template's error, said so."""
     raw = el.get(name)
@@ -572,13 +623,21 @@ def _file_text(path: Path) -> str:
 
 
 def _blame(ch: str, origins: Sequence[Path]) -> tuple[Path | None, int | None]:
-    """The first input file (leaflet, catalog, disclaimer, clinic profile) holding ch, and its line."""
+    """The first input file (leaflet, catalog, disclaimer, clinic profile, then the template) holding ch, and its
+    line; else the template, the one input that can write a character without holding it (`&#x1F600;`)."""
+    # As written, or escaped: YAML's "\U0001F600" or "\u00e9", XML's &#x1F600; or &#128512;.
+    spelt = re.compile(
+        "|".join(
+            [re.escape(ch), rf"\\U{ord(ch):08x}", rf"&#x0*{ord(ch):x};", rf"&#0*{ord(ch)};"]
+            + ([rf"\\u{ord(ch):04x}"] if ord(ch) <= 0xFFFF else [])
+        ),
+        re.IGNORECASE,
+    )
     for path in origins:
         text = _file_text(path)
-        at = text.find(ch)
-        if at >= 0:
-            return path, text.count("\n", 0, at) + 1
-    return (origins[0] if origins else None), None
+        if m := spelt.search(text):
+            return path, text.count("\n", 0, m.start()) + 1
+    return (origins[-1] if origins else None), None
 
 
 def _template_line(template: Path, message: str) -> int | None:
@@ -619,6 +678,10 @@ def layout(
         ) from None
     if root.tag != "document":
         raise TemplateError(f"layout must start with <document>, not <{root.tag}>", template)
+    if (count := sum(1 for _ in root.iter())) > MAX_ELEMENTS:
+        raise TemplateError(
+            f"template produced {count:,} layout elements, far beyond any leaflet (limit {MAX_ELEMENTS:,})", template
+        )
     script = script_for(lang)
     key = _theme_key(theme, large_print)
     t = dict(key)
@@ -633,12 +696,13 @@ def layout(
         # Measured in the Latin face for every language, so a leaflet's column is the same in all of them.
         sample = stringWidth(MEASURE_SAMPLE, script_for("en").regular, t["body_size"])
         width = min(full, t["measure"] * sample / len(MEASURE_SAMPLE))
-    builder = _Builder(script, styles, colours, t, lang, origins, fillable, width)
+    builder = _Builder(script, styles, colours, t, lang, (*origins, template), fillable, width)
     builder.root.lang = bcp47(lang)
     builder.english = frozenset(_fold(text) for text in english)
     story: list[Flowable] = []
     running: dict[str, str] = {}
     try:
+        _check_tree(root)
         for el in root:
             if el.tag in ("page-header", "page-footer", "page-number", "banner"):
                 _, plain = _inline(el)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import astuple, dataclass, field
 
 from reportlab.platypus.doctemplate import LayoutError
 
+from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.content.model import Disclaimer, Leaflet, map_text, units
 from leafgen.content.profile import clinic, theme
 from leafgen.content.schema import load_disclaimer, load_leaflet
@@ -22,6 +24,7 @@ from leafgen.render.templating import render_template
 from leafgen.text.rtl import shape_rtl
 from leafgen.text.scripts import missing_glyphs, script_for
 
+MAX_TRANSLATED_HEADING_CHARS = 300  # content.schema.MAX_HEADING_CHARS, and half again for longer languages
 NOTE_MAX = 600  # characters: a short note fits one box on the first page, even in large print
 
 
@@ -42,10 +45,23 @@ class PersonalDataError(LeafgenError):
     """The patient's details cannot be printed as given; the message names the field, never its content."""
 
 
+def check_personal_text(name: str, note: str) -> None:
+    """Refuse a control, reordering or non-character in the details (text pasted from another program carries
+    them): a NUL or ESC would break the page's layout, an override reorder what the patient reads. The same rule
+    as for a leaflet's text, said in the desk's words: the field and the character, never the text."""
+    for label, text in (("patient's name", name), ("note", note)):
+        if m := FORBIDDEN_RE.search(text):
+            ch = m.group()
+            reason = why(ch) if unicodedata.category(ch) in ("Cc", "Cf") else "a character no page can print"
+            where = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip()
+            raise PersonalDataError(f"the {label} has {reason} ({where}); delete it or type that part again")
+
+
 def _personal_context(personal: Personal | None, job: Job) -> dict | None:
     """What the templates may print, checked: one line for the name, paragraphs for the note, glyphs present."""
     if not personal:
         return None
+    check_personal_text(personal.name, personal.note)
     if any(ch in personal.name for ch in "\r\n\t") or len(personal.name) > 120:
         raise PersonalDataError("the patient's name must be one line of at most 120 characters")
     if len(personal.note) > NOTE_MAX:
@@ -96,9 +112,27 @@ def english_units(leaflet: Leaflet, disclaimer: Disclaimer, t_leaflet: Leaflet, 
     return frozenset(same)
 
 
+def _check_headings(leaflet: Leaflet, translated: Leaflet, tr: Translator) -> None:
+    """A translated heading far longer than any heading: as the leaflet's own limit (content.schema), with room
+    for languages that run longer, so a catalog cannot make a heading taller than a page."""
+    pairs = [(leaflet.title, translated.title), (leaflet.checklist.title, translated.checklist.title)]
+    pairs += [(s.heading, t.heading) for s, t in zip(leaflet.sections, translated.sections, strict=True)]
+    for english, text in pairs:
+        if len(text) > MAX_TRANSLATED_HEADING_CHARS:
+            msg = tr.catalog.get(english) if tr.catalog is not None else None
+            raise SourceError(
+                f"a translated heading of {len(text):,} characters is far beyond any heading"
+                f" (limit {MAX_TRANSLATED_HEADING_CHARS}): {' '.join(english.split())[:60]!r}",
+                tr.path,
+                getattr(msg, "lineno", None),
+            )
+
+
 def _flowable_text(e: LayoutError) -> str:
     """The start of the text ReportLab could not place, without its object address."""
     text = re.sub(r"<\w+ at 0x[0-9a-fA-F]+>", "", str(e))  # ReportLab names flowables by object address
+    if size := re.search(r"\(\d[\d.]* x \d", text):  # what follows is sizes and frame names, never the text
+        text = text[: size.start()]
     m = re.search(r"'([^'<>]{1,60})", text)
     return f"starting {m.group(1).strip()!r}" if m and m.group(1).strip() else "a table row or box"
 
@@ -126,6 +160,7 @@ def _render(
     disclaimer = load_disclaimer(project.disclaimer_path)
     tr = translator(project, job.lang)
     t_leaflet, t_disclaimer = translate(leaflet, disclaimer, tr)
+    _check_headings(leaflet, t_leaflet, tr)
     template = f"{job.kind}.xml.j2"
     context = {
         "leaflet": t_leaflet,

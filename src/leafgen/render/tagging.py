@@ -50,6 +50,14 @@ class Node:
         if self.role not in ROLES:
             raise ValueError(f"{self.role!r} is not a standard structure type")
 
+    # ReportLab deep-copies flowables while it tries splits (cdeepcopy in _listWrapOn, KeepInFrame...): a copy
+    # of a tagged flowable is still the same element, never a new one outside the tree.
+    def __copy__(self) -> Node:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Node:
+        return self
+
     def add(self, role: str, **kw: Any) -> Node:
         node = Node(role, **kw)
         self.kids.append(node)
