@@ -312,6 +312,22 @@ def test_fallback_pdf_is_not_kept_silently_once_fallback_is_not_allowed(built_co
     assert not any((out / rel).exists() for rel in paths(langs=["ar"]))
 
 
+def test_withdrawn_leaflet_and_language_leave_nothing_printable(built_copy, capsys):
+    """A leaflet or language taken out of the project takes its PDFs with it, even from a build filtered to other
+    languages and kinds (those PDFs can never be rebuilt): nothing stale stays printable or in the manifest."""
+    root, out = built_copy
+    (root / "leaflets" / f"{SECOND}.yaml").unlink()
+    shutil.rmtree(root / "translations" / "ar")
+    gone = paths() - paths(leaflets=[LEAFLET], langs=["en"])
+    code = main(["build", "--project", str(root), "--out", str(out), "--lang", "en", "--kind", "handout"])
+    stdout, err = capsys.readouterr()
+    assert code == 0 and "1 skipped" in stdout and f"{len(gone)} removed" in stdout
+    assert "no longer in the project" in err and all(str(out / rel) in err for rel in gone)
+    assert set(assert_manifest_matches_disk(out)) == paths(leaflets=[LEAFLET], langs=["en"])
+    assert not any((out / rel).exists() for rel in gone)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pdf")) == sorted(paths([LEAFLET], ["en"]))
+
+
 # --- parallel, shards, merge -------------------------------------------------------------------------------------
 
 

@@ -108,8 +108,8 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"leafgen: warning: {warning}", file=err)
     if summary.removed:
         print(
-            f"leafgen: removed {len(summary.removed)} earlier PDF(s) whose rebuild was refused or failed, "
-            "so no outdated leaflet stays printable:",
+            f"leafgen: removed {len(summary.removed)} earlier PDF(s) whose rebuild was refused or failed, or whose "
+            "leaflet or language is no longer in the project, so no outdated leaflet stays printable:",
             file=err,
         )
         for rel in summary.removed:
