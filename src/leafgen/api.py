@@ -19,13 +19,13 @@ from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import ErrorList, LeafgenError
 from leafgen.i18n.catalogs import UNREVIEWED, translator
 from leafgen.i18n.extract import expected_units
-from leafgen.i18n.locales import bcp47, language_name
+from leafgen.i18n.locales import bcp47, check_locale, language_name
 from leafgen.i18n.status import Status, check_catalog, status
 from leafgen.mail.recipients import single
 from leafgen.mail.send import Outcome, journal_path, send_one
 from leafgen.mail.smtp import load_config
 from leafgen.project import KINDS, PAPERS, SOURCE_LANG, Project, find_project
-from leafgen.render.job import Job
+from leafgen.render.job import Job, choice_problem
 from leafgen.render.pipeline import Personal, PersonalDataError, Rendered, render_job
 from leafgen.render.templating import check_templates
 from leafgen.results import Outcome as BuildOutcome
@@ -34,6 +34,8 @@ from leafgen.text.scripts import script_for
 
 __all__ = [
     "BuildOutcome",
+    "KINDS",
+    "PAPERS",
     "CheckResult",
     "LanguageInfo",
     "LeafletInfo",
@@ -45,6 +47,7 @@ __all__ = [
     "build",
     "catalogue",
     "check",
+    "choice_problem",
     "clinic_profile",
     "email",
     "email_is_dry_run",
@@ -179,6 +182,11 @@ def languages(project: str | Path | Project | None = None) -> list[LanguageInfo]
     expected: dict[str, str] | None = None
     out = []
     for lang in proj.languages():
+        try:
+            check_locale(lang, proj.translations_dir / lang)
+        except LeafgenError as e:  # a misnamed catalog folder: listed as broken, named by its folder
+            out.append(LanguageInfo(lang, lang, lang, lang, "ltr", False, False, UNREVIEWED, 0, str(e)))
+            continue
         direction = "rtl" if script_for(lang).rtl else "ltr"
         own = language_name(lang)
         en_name = Locale.parse(lang).get_display_name(english) or lang

@@ -6,12 +6,10 @@ Imported only after --help is handled (it loads the whole pipeline).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from babel import Locale, UnknownLocaleError
 from tqdm import tqdm
 
 from leafgen import api
@@ -20,6 +18,7 @@ from leafgen.cli import internal_error_hint
 from leafgen.content.readability import GRADE_CEILING
 from leafgen.errors import LeafgenError
 from leafgen.i18n.extract import run_pybabel
+from leafgen.i18n.locales import LOCALE_RE, is_locale
 from leafgen.project import SOURCE_LANG, Project, find_project
 from leafgen.results import Outcome
 
@@ -158,20 +157,14 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0 if result.ok else 1
 
 
-# A gettext locale: language, then optional script/territory/variant parts; never a path or a space.
-LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*(?:@[a-z]+)?$")
-
-
 def _locale(value: str | None) -> str:
     """A locale for `i18n init`, checked before it becomes a folder name."""
     if not value:
         raise LeafgenError("'leafgen i18n init' needs --lang LOCALE (e.g. de, pt_BR, zh_Hant)")
     if not LOCALE_RE.match(value):
         raise LeafgenError(f"--lang: {value!r} is not a locale code (e.g. de, pt_BR, zh_Hant)")
-    try:
-        Locale.parse(value)
-    except (UnknownLocaleError, ValueError):
-        raise LeafgenError(f"--lang: unknown locale {value!r} (e.g. de, pt_BR, zh_Hant)") from None
+    if not is_locale(value):
+        raise LeafgenError(f"--lang: unknown locale {value!r} (e.g. de, pt_BR, zh_Hant)")
     return value
 
 

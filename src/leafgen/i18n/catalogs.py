@@ -13,6 +13,7 @@ from babel.messages.pofile import PoFileError, read_po
 from leafgen.content import characters
 from leafgen.content.sources import MAX_TEXT_CHARS
 from leafgen.errors import CatalogError, ErrorList, TranslationError
+from leafgen.i18n.locales import check_locale
 from leafgen.project import SOURCE_LANG, Project, record_entries
 
 DOMAIN = "messages"
@@ -168,9 +169,10 @@ def read_catalog(path: Path) -> Any:
 def load_catalog(project: Project, lang: str) -> Any:
     """The Babel catalog for a language; an unknown language is a user error listing the known ones."""
     path = catalog_path(project, lang)
-    if not path.is_file():
-        known = ", ".join(project.languages())
-        raise CatalogError(f"unknown language {lang!r} (shipped: {known})", project.translations_dir)
+    languages = project.languages()
+    if lang == SOURCE_LANG or lang not in languages:  # a name, not a path: `../../x` would reach outside
+        raise CatalogError(f"unknown language {lang!r} (shipped: {', '.join(languages)})", project.translations_dir)
+    check_locale(lang, project.translations_dir / lang)
     return read_catalog(path)
 
 
