@@ -258,11 +258,11 @@ class CheckResult:
     leaflets: int = 0
     languages: int = 0
     rendered: int = 0  # PDFs rendered in memory
-    grade_ceiling: float = GRADE_CEILING
+    bugs: list[BuildOutcome] = field(default_factory=list)  # renders that hit a bug in leafgen (trace for --debug)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.bugs
 
 
 def jobs(
@@ -373,9 +373,9 @@ def check(project: Project, *, allow_fallback: bool = False, workers: int = 1) -
         everything += plan(project, valid, langs, ["checklist"], PAPERS, fillable=True)
         for outcome in dry_run(project, everything, allow_fallback=allow_fallback, workers=workers):
             result.rendered += 1
-            if outcome.bug:
-                raise RuntimeError(f"{outcome.error}\n{outcome.trace}")
-            if outcome.error:
+            if outcome.bug:  # reported as a build reports it; the rest is still checked
+                result.bugs.append(outcome)
+            elif outcome.error:
                 for line in outcome.error.splitlines():
                     if line not in seen:
                         seen.add(line)

@@ -279,7 +279,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except Exception as e:  # a bug in leafgen, not a mistake of the user's: say so, and how to see more
         if debug:
             traceback.print_exc(file=err)
-        print(f"leafgen: internal error: {type(e).__name__}: {e}", file=err)
+        # An exception's text may quote what it was working on: in `leafgen email`, a patient's address.
+        shown = "" if args.command == "email" else f": {e}"
+        print(f"leafgen: internal error: {type(e).__name__}{shown}", file=err)
         print(internal_error_hint(debug), file=err)
         return 1
 

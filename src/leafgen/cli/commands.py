@@ -149,9 +149,14 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"leafgen: warning: {w}", file=err)
     for e in result.errors:
         print(f"leafgen: error: {e}", file=err)
+    printer = Printer(err, args.debug)
+    for bug in result.bugs:
+        printer.outcome(bug)
+    if result.bugs:
+        print(internal_error_hint(args.debug), file=err)
     print(
         f"leafgen: checked {result.leaflets} leaflet(s), {result.languages} language(s), "
-        f"{result.rendered} PDF(s) rendered in memory: {len(result.errors)} error(s)",
+        f"{result.rendered} PDF(s) rendered in memory: {len(result.errors) + len(result.bugs)} error(s)",
         file=out,
     )
     return 0 if result.ok else 1
