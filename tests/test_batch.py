@@ -510,3 +510,22 @@ def test_summary_line_is_quiet_off_a_terminal(built_copy, capsys):
     stdout, err = capsys.readouterr()
     assert code == 0 and err == ""
     assert stdout.startswith("leafgen: 0 built, 2 skipped, 0 refused, 0 failed in ") and stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("dependency", ["uharfbuzz", "python-bidi", "arabic-reshaper", "rl-accel"])
+def test_any_runtime_dependency_upgrade_rebuilds_everything(dependency, monkeypatch):
+    """Only reportlab, jinja2, babel and yaml were in the fingerprint: a new uharfbuzz (shaping) or python-bidi
+    (line order) changed PDFs and rebuilt nothing."""
+    import importlib.metadata
+
+    from leafgen.build.fingerprint import code_digest
+
+    code_digest.cache_clear()
+    before = code_digest()
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "99.0" if name == dependency else real(name))
+    code_digest.cache_clear()
+    try:
+        assert code_digest() != before
+    finally:
+        code_digest.cache_clear()
