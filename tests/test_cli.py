@@ -324,7 +324,7 @@ def test_a_bug_says_it_is_one_and_debug_shows_the_traceback(capsys, monkeypatch)
     def broken(project):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(leafgen.api, "leaflets", broken)
+    monkeypatch.setattr(leafgen.api, "catalogue", broken)
     monkeypatch.delenv("LEAFGEN_DEBUG", raising=False)
     code, _, err = run("list", "--project", str(ROOT), capsys=capsys)
     assert code == 1 and "Traceback" not in err
@@ -417,3 +417,10 @@ def test_a_bug_in_email_does_not_print_the_patients_address(project, capsys, mon
         "leafgen: internal error: ValueError",
         "leafgen: this is a bug in leafgen; run with --debug (or LEAFGEN_DEBUG=1) to see the traceback",
     ]
+
+
+def test_render_is_render_documents_pdf_for_a_folder_or_a_project(project):
+    from leafgen import api
+
+    doc = api.render_document(LEAFLET, "es", "checklist", "letter", project=project)
+    assert doc.pdf == api.render(LEAFLET, "es", "checklist", "letter", project=project.root) and doc.pages >= 1

@@ -203,8 +203,9 @@ def test_library_refuses_a_language_the_project_does_not_ship(project, tmp_path)
     (outside / "messages.po").write_bytes((project.translations_dir / "es/LC_MESSAGES/messages.po").read_bytes())
     for lang in ("../../rvpo", "../../../tmp/rvpo", "de", ""):
         for render in (api.render, api.render_document):
-            with pytest.raises(CatalogError, match=r"translations: unknown language .* \(shipped: en, ar, "):
-                render(LEAFLET, lang, project=project.root)
+            for where in (project.root, project):
+                with pytest.raises(CatalogError, match=r"translations: unknown language .* \(shipped: en, ar, "):
+                    render(LEAFLET, lang, project=where)
     with pytest.raises(CatalogError, match="unknown language '../../rvpo'"):
         plan(project, [LEAFLET], ["../../rvpo"], ["handout"], ["a4"])
 

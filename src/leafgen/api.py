@@ -53,8 +53,6 @@ __all__ = [
     "email_is_dry_run",
     "jobs",
     "languages",
-    "leaflets",
-    "project_root",
     "render",
     "render_document",
 ]
@@ -72,9 +70,19 @@ def render(
     allow_fallback: bool = False,
     personal: Personal | None = None,
 ) -> bytes:
-    """The PDF bytes of one leaflet in one language, kind and paper (personalised for one patient if asked)."""
-    job = Job(leaflet, lang, kind, paper, large_print, fillable)
-    return render_job(_project(project), job, allow_fallback=allow_fallback, personal=personal).pdf
+    """The PDF bytes of one leaflet in one language, kind and paper (personalised for one patient if asked):
+    render_document's PDF, for callers that want only the file."""
+    return render_document(
+        leaflet,
+        lang,
+        kind,
+        paper,
+        large_print=large_print,
+        fillable=fillable,
+        project=project,
+        allow_fallback=allow_fallback,
+        personal=personal,
+    ).pdf
 
 
 def email(
@@ -169,9 +177,6 @@ def catalogue(project: str | Path | Project | None = None) -> list[LeafletInfo]:
     return out
 
 
-leaflets = catalogue  # the name the CLI uses: `leafgen list`
-
-
 def languages(project: str | Path | Project | None = None) -> list[LanguageInfo]:
     """Every shipped language: own name, direction, and whether its translation is complete and reviewed.
 
@@ -216,14 +221,14 @@ def render_document(
     *,
     large_print: bool = False,
     fillable: bool = False,
-    project: str | Path | None = None,
+    project: str | Path | Project | None = None,
     allow_fallback: bool = False,
     personal: Personal | None = None,
 ) -> Rendered:
     """One PDF with what a front end shows about it (pages, translated title, fallback); `personal` prints the
     patient's name, start date and a clinician's note in that PDF only. Unpersonalised it is `leafgen build`'s."""
     job = Job(leaflet, lang, kind, paper, large_print, fillable)
-    return render_job(find_project(project), job, allow_fallback=allow_fallback, personal=personal)
+    return render_job(_project(project), job, allow_fallback=allow_fallback, personal=personal)
 
 
 def email_is_dry_run(environ: Mapping[str, str] | None = None) -> bool:
@@ -238,11 +243,6 @@ def clinic_profile(project: str | Path | None = None) -> dict[str, str]:
 
 def _project(project: str | Path | Project | None) -> Project:
     return project if isinstance(project, Project) else find_project(project)
-
-
-def project_root(project: str | Path | None = None) -> Path:
-    """The folder a command works on: the given one, else the current one, else the shipped content."""
-    return find_project(project).root
 
 
 # --- builds and checks: what `leafgen build` and `leafgen check` do, as results ------------------------------------

@@ -9,6 +9,7 @@ import traceback
 from typing import TextIO
 
 from leafgen import __version__
+from leafgen.cli.messages import internal_error_hint
 from leafgen.errors import LeafgenError
 from leafgen.project import KINDS, PAPERS
 
@@ -284,9 +285,3 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         print(f"leafgen: internal error: {type(e).__name__}{shown}", file=err)
         print(internal_error_hint(debug), file=err)
         return 1
-
-
-def internal_error_hint(debug: bool) -> str:
-    if debug:
-        return "leafgen: this is a bug in leafgen; please report it with the traceback above"
-    return "leafgen: this is a bug in leafgen; run with --debug (or LEAFGEN_DEBUG=1) to see the traceback"

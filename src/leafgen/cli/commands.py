@@ -6,6 +6,7 @@ Imported only after --help is handled (it loads the whole pipeline).
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,8 +14,8 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from leafgen import api
-from leafgen.build.manifest import manifest_file, merge_manifests, write_manifest
-from leafgen.cli import internal_error_hint
+from leafgen.build.manifest import MANIFEST, manifest_file, merge_manifests, write_manifest
+from leafgen.cli.messages import internal_error_hint
 from leafgen.content.readability import GRADE_CEILING
 from leafgen.errors import LeafgenError
 from leafgen.i18n.extract import run_pybabel
@@ -118,14 +119,14 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     fallback = sum(bool(o.entry and o.entry.get("fallback")) for o in summary.outcomes if o.status == "built")
     note = f" ({fallback} with English fallback, marked on every page)" if fallback else ""
     removed = f", {len(summary.removed)} removed" if summary.removed else ""
-    print(f"leafgen: {summary.line()}{note}{removed}; manifest: {out_dir / 'manifest.json'}", file=out)
+    print(f"leafgen: {summary.line()}{note}{removed}; manifest: {out_dir / MANIFEST}", file=out)
     return 0 if summary.ok else 1
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     project = _project(args)
     print("Leaflets:", file=out)
-    for info in api.leaflets(project):
+    for info in api.catalogue(project):
         title = info.titles[SOURCE_LANG]
         print(f"  {info.id}  {title!r}  v{info.version} {info.status}, review due {info.review}", file=out)
     print("Languages:", file=out)
@@ -246,8 +247,6 @@ def _desk_data(args: argparse.Namespace) -> Path:
 
 
 def cmd_staff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import getpass  # only here: asking for a password is this command's job alone
-
     from leafgen.desk.staff import accounts_path, add_account, load_accounts, remove_account
 
     data = _desk_data(args)
