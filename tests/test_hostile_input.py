@@ -15,6 +15,7 @@ from leafgen.build.plan import plan
 from leafgen.cli import main
 from leafgen.content.schema import load_leaflet
 from leafgen.errors import CatalogError, ErrorList, LeafgenError
+from leafgen.i18n.catalogs import load_catalog
 from leafgen.project import Project
 
 BAD = DATA / "bad"
@@ -208,6 +209,8 @@ def test_library_refuses_a_language_the_project_does_not_ship(project, tmp_path)
                     render(LEAFLET, lang, project=where)
     with pytest.raises(CatalogError, match="unknown language '../../rvpo'"):
         plan(project, [LEAFLET], ["../../rvpo"], ["handout"], ["a4"])
+    with pytest.raises(CatalogError, match="unknown language '../../rvpo'"):  # status, check: catalogs by name
+        load_catalog(project, "../../rvpo")
 
 
 @pytest.mark.parametrize("folder", ["Spanish", "es-ES", "xx", "es_ES.UTF-8", "ES"])
