@@ -32,8 +32,7 @@ class Summary:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    # out-folder paths of PDFs withdrawn: refused, failed, or their leaflet or language left the project
-    removed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # out-folder paths of PDFs withdrawn after a refusal or failure
     statuses: tuple[str, ...] = BUILD_STATUSES
     bad: tuple[str, ...] = ("refused", "failed")
 

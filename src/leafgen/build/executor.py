@@ -121,6 +121,7 @@ def build(
     present: set[str] = set()  # PDFs seen on disk while checking
 
     def withdraw(rel: str) -> None:
+        """Unlink a PDF, drop its manifest entry and report it (Summary.removed): refused, failed, or withdrawn."""
         nonlocal changed
         (out_dir / rel).unlink(missing_ok=True)
         manifest.pop(rel, None)
