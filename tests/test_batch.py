@@ -312,6 +312,22 @@ def test_fallback_pdf_is_not_kept_silently_once_fallback_is_not_allowed(built_co
     assert not any((out / rel).exists() for rel in paths(langs=["ar"]))
 
 
+def test_withdrawn_leaflet_and_language_leave_nothing_printable(built_copy, capsys):
+    """A leaflet or language taken out of the project takes its PDFs with it, even from a build filtered to other
+    languages and kinds (those PDFs can never be rebuilt): nothing stale stays printable or in the manifest."""
+    root, out = built_copy
+    (root / "leaflets" / f"{SECOND}.yaml").unlink()
+    shutil.rmtree(root / "translations" / "ar")
+    gone = paths() - paths(leaflets=[LEAFLET], langs=["en"])
+    code = main(["build", "--project", str(root), "--out", str(out), "--lang", "en", "--kind", "handout"])
+    stdout, err = capsys.readouterr()
+    assert code == 0 and "1 skipped" in stdout and f"{len(gone)} removed" in stdout
+    assert "no longer in the project" in err and all(str(out / rel) in err for rel in gone)
+    assert set(assert_manifest_matches_disk(out)) == paths(leaflets=[LEAFLET], langs=["en"])
+    assert not any((out / rel).exists() for rel in gone)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pdf")) == sorted(paths([LEAFLET], ["en"]))
+
+
 # --- parallel, shards, merge -------------------------------------------------------------------------------------
 
 
@@ -494,3 +510,22 @@ def test_summary_line_is_quiet_off_a_terminal(built_copy, capsys):
     stdout, err = capsys.readouterr()
     assert code == 0 and err == ""
     assert stdout.startswith("leafgen: 0 built, 2 skipped, 0 refused, 0 failed in ") and stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("dependency", ["uharfbuzz", "python-bidi", "arabic-reshaper", "rl-accel"])
+def test_any_runtime_dependency_upgrade_rebuilds_everything(dependency, monkeypatch):
+    """Only reportlab, jinja2, babel and yaml were in the fingerprint: a new uharfbuzz (shaping) or python-bidi
+    (line order) changed PDFs and rebuilt nothing."""
+    import importlib.metadata
+
+    from leafgen.build.fingerprint import code_digest
+
+    code_digest.cache_clear()
+    before = code_digest()
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "99.0" if name == dependency else real(name))
+    code_digest.cache_clear()
+    try:
+        assert code_digest() != before
+    finally:
+        code_digest.cache_clear()

@@ -324,7 +324,7 @@ def test_a_bug_says_it_is_one_and_debug_shows_the_traceback(capsys, monkeypatch)
     def broken(project):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(leafgen.api, "leaflets", broken)
+    monkeypatch.setattr(leafgen.api, "catalogue", broken)
     monkeypatch.delenv("LEAFGEN_DEBUG", raising=False)
     code, _, err = run("list", "--project", str(ROOT), capsys=capsys)
     assert code == 1 and "Traceback" not in err
@@ -369,3 +369,58 @@ def test_check_fails_wherever_build_would(project, tmp_path, capsys, breakage):
     lines = err.splitlines()
     assert len(lines) == len(set(lines))  # each problem once, not once per paper and print size
     assert not (project.root / "out").exists()
+
+
+def test_a_bug_in_check_is_one_line_and_the_rest_is_still_checked(project, capsys, monkeypatch):
+    """`leafgen check` raised the first bug with its traceback in the message, so it was printed without --debug
+    and nothing after it was checked; it now reports it as `build` does."""
+    import leafgen.build.executor as build_mod
+
+    for folder in project.translations_dir.iterdir():
+        if folder.name != "es":
+            shutil.rmtree(folder)
+    real = build_mod.render_job
+
+    def flaky(project, job, **kw):
+        if job.lang == "es" and job.kind == "checklist" and job.paper == "a4" and not job.large_print:
+            raise RuntimeError("simulated crash")
+        return real(project, job, **kw)
+
+    monkeypatch.setattr(build_mod, "render_job", flaky)
+    monkeypatch.delenv("LEAFGEN_DEBUG", raising=False)
+    code, out, err = run("check", "--project", str(project.root), "--jobs", "1", capsys=capsys)
+    bad = f"{LEAFLET}/es/{LEAFLET}-checklist-a4"
+    assert code == 1 and "Traceback" not in err, err
+    assert err.splitlines() == [
+        f"leafgen: internal error: {bad}.pdf: RuntimeError: simulated crash",
+        f"leafgen: internal error: {bad}-fillable.pdf: RuntimeError: simulated crash",
+        "leafgen: this is a bug in leafgen; run with --debug (or LEAFGEN_DEBUG=1) to see the traceback",
+    ]
+    assert "20 PDF(s) rendered in memory: 2 error(s)" in out
+    code, out, err = run("--debug", "check", "--project", str(project.root), "--jobs", "1", capsys=capsys)
+    assert code == 1 and err.count("Traceback (most recent call last)") == 2 and "please report it" in err
+
+
+def test_a_bug_in_email_does_not_print_the_patients_address(project, capsys, monkeypatch):
+    """An exception's text may hold what it was working on: for `leafgen email`, a patient's address."""
+    import leafgen.cli.email
+
+    def broken(*args, **kwargs):
+        raise ValueError("could not handle ann.lee@example.org")
+
+    monkeypatch.setattr(leafgen.cli.email, "run", broken)
+    monkeypatch.delenv("LEAFGEN_DEBUG", raising=False)
+    argv = ["email", "--to", "ann.lee@example.org", "--leaflet", LEAFLET, "--lang", "es"]
+    code, _, err = run(*argv, "--project", str(project.root), capsys=capsys)
+    assert code == 1 and "example.org" not in err and "Traceback" not in err, err
+    assert err.splitlines() == [
+        "leafgen: internal error: ValueError",
+        "leafgen: this is a bug in leafgen; run with --debug (or LEAFGEN_DEBUG=1) to see the traceback",
+    ]
+
+
+def test_render_is_render_documents_pdf_for_a_folder_or_a_project(project):
+    from leafgen import api
+
+    doc = api.render_document(LEAFLET, "es", "checklist", "letter", project=project)
+    assert doc.pdf == api.render(LEAFLET, "es", "checklist", "letter", project=project.root) and doc.pages >= 1

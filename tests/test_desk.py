@@ -673,6 +673,29 @@ def add_staff(tmp: Path, name: str, password: str) -> None:
     assert password not in (tmp / "desk" / "staff.json").read_text()
 
 
+def test_staff_file_is_never_readable_by_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """staff.json was written with the umask's mode (0644) and chmodded 0600 after the rename: for that moment
+    every local user could read the password hashes. It is 0600 from its first byte."""
+    import leafgen.project
+    from leafgen.desk.staff import accounts_path, add_account
+
+    real = os.replace
+    modes = []
+
+    def replace(src, dst):  # noqa: ANN001, ANN202 - os.replace's signature
+        modes.append(os.stat(src).st_mode & 0o777)
+        return real(src, dst)
+
+    monkeypatch.setattr(leafgen.project.os, "replace", replace)
+    old = os.umask(0o022)
+    try:
+        add_account(tmp_path, "nurse.amy", "correct horse battery")
+        add_account(tmp_path, "nurse.ben", "another long password")
+    finally:
+        os.umask(old)
+    assert modes == [0o600, 0o600] and accounts_path(tmp_path).stat().st_mode & 0o777 == 0o600
+
+
 def test_with_staff_accounts_login_is_required_and_rate_limited(tmp_path: Path, page: Page) -> None:
     run = tmp_path / "run"
     add_staff(run, "nurse.amy", "correct horse battery")

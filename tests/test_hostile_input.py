@@ -11,9 +11,11 @@ import pytest
 
 from conftest import DATA, LEAFLET, normalise, pdf_reader, pdf_text
 from leafgen import api
+from leafgen.build.plan import plan
 from leafgen.cli import main
 from leafgen.content.schema import load_leaflet
-from leafgen.errors import ErrorList, LeafgenError
+from leafgen.errors import CatalogError, ErrorList, LeafgenError
+from leafgen.i18n.catalogs import load_catalog
 from leafgen.project import Project
 
 BAD = DATA / "bad"
@@ -223,3 +225,44 @@ def test_leaflets_the_fuzzer_broke_now_render(source: Path, project) -> None:
     reader = pdf_reader(pdf)
     assert len(reader.pages) >= 2 and "/StructTreeRoot" in reader.trailer["/Root"]
     assert "d" * 200 in normalise(pdf_text(pdf)).replace(" ", "")
+
+
+def test_library_refuses_a_language_the_project_does_not_ship(project, tmp_path):
+    """A `lang` is a folder name: the library checked kind and paper but not the language, so a path read a catalog
+    from outside the project (then crashed in date formatting). Every entry point refuses it in one line."""
+    outside = tmp_path / "rvpo" / "LC_MESSAGES"
+    outside.mkdir(parents=True)
+    (outside / "messages.po").write_bytes((project.translations_dir / "es/LC_MESSAGES/messages.po").read_bytes())
+    for lang in ("../../rvpo", "../../../tmp/rvpo", "de", ""):
+        for render in (api.render, api.render_document):
+            for where in (project.root, project):
+                with pytest.raises(CatalogError, match=r"translations: unknown language .* \(shipped: en, ar, "):
+                    render(LEAFLET, lang, project=where)
+    with pytest.raises(CatalogError, match="unknown language '../../rvpo'"):
+        plan(project, [LEAFLET], ["../../rvpo"], ["handout"], ["a4"])
+    with pytest.raises(CatalogError, match="unknown language '../../rvpo'"):  # status, check: catalogs by name
+        load_catalog(project, "../../rvpo")
+
+
+@pytest.mark.parametrize("folder", ["Spanish", "es-ES", "xx", "es_ES.UTF-8", "ES"])
+def test_wrongly_named_catalog_folder_is_one_line_naming_it(folder, project, tmp_path, capsys):
+    """translations/Spanish/LC_MESSAGES/messages.po made list, build and check say 'internal error' (Babel's
+    UnknownLocaleError), and would have stopped the desk at start; the other languages still work."""
+    (project.translations_dir / "es").rename(project.translations_dir / folder)
+    where = f"{project.translations_dir / folder}: "
+    out = tmp_path / "out"
+    for argv in (
+        ["list"],
+        ["check", "--jobs", "1"],
+        ["build", "--out", str(out), "--kind", "handout", "--jobs", "1"],
+    ):
+        code = main([*argv, "--project", str(project.root)])
+        err = capsys.readouterr().err
+        assert code == 1, (argv, err)
+        assert "internal error" not in err and "Traceback" not in err, (argv, err)
+        lines = [ln for ln in err.splitlines() if where in ln]
+        assert lines and all("not a locale" in ln for ln in lines), (argv, err)
+    assert (out / LEAFLET / "ar").is_dir() and not (out / LEAFLET / folder).exists()
+    names = {lang.code: lang for lang in api.languages(project)}
+    assert names[folder].error.startswith(where) and names["ar"].complete and not names["ar"].error
+    assert len(api.catalogue(project)) == 1

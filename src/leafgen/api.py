@@ -19,13 +19,13 @@ from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import ErrorList, LeafgenError
 from leafgen.i18n.catalogs import UNREVIEWED, translator
 from leafgen.i18n.extract import expected_units
-from leafgen.i18n.locales import bcp47, language_name
+from leafgen.i18n.locales import bcp47, check_locale, language_name
 from leafgen.i18n.status import Status, check_catalog, status
 from leafgen.mail.recipients import single
 from leafgen.mail.send import Outcome, journal_path, send_one
 from leafgen.mail.smtp import load_config
 from leafgen.project import KINDS, PAPERS, SOURCE_LANG, Project, find_project
-from leafgen.render.job import Job
+from leafgen.render.job import Job, choice_problem
 from leafgen.render.pipeline import Personal, PersonalDataError, Rendered, check_personal_text, render_job
 from leafgen.render.templating import check_templates
 from leafgen.results import Outcome as BuildOutcome
@@ -34,6 +34,8 @@ from leafgen.text.scripts import script_for
 
 __all__ = [
     "BuildOutcome",
+    "KINDS",
+    "PAPERS",
     "CheckResult",
     "LanguageInfo",
     "LeafletInfo",
@@ -46,13 +48,12 @@ __all__ = [
     "catalogue",
     "check",
     "check_personal_text",
+    "choice_problem",
     "clinic_profile",
     "email",
     "email_is_dry_run",
     "jobs",
     "languages",
-    "leaflets",
-    "project_root",
     "render",
     "render_document",
 ]
@@ -70,9 +71,19 @@ def render(
     allow_fallback: bool = False,
     personal: Personal | None = None,
 ) -> bytes:
-    """The PDF bytes of one leaflet in one language, kind and paper (personalised for one patient if asked)."""
-    job = Job(leaflet, lang, kind, paper, large_print, fillable)
-    return render_job(_project(project), job, allow_fallback=allow_fallback, personal=personal).pdf
+    """The PDF bytes of one leaflet in one language, kind and paper (personalised for one patient if asked):
+    render_document's PDF, for callers that want only the file."""
+    return render_document(
+        leaflet,
+        lang,
+        kind,
+        paper,
+        large_print=large_print,
+        fillable=fillable,
+        project=project,
+        allow_fallback=allow_fallback,
+        personal=personal,
+    ).pdf
 
 
 def email(
@@ -168,9 +179,6 @@ def catalogue(project: str | Path | Project | None = None) -> list[LeafletInfo]:
     return out
 
 
-leaflets = catalogue  # the name the CLI uses: `leafgen list`
-
-
 def _english_name(lang: str, english: Locale) -> str:
     """The language's name in English, for the catalog's own language: Babel takes "tl" for Filipino (fil_PH), so a
     Tagalog catalog was listed as "Tagalog — Filipino (Philippines)", two names for one language."""
@@ -190,6 +198,11 @@ def languages(project: str | Path | Project | None = None) -> list[LanguageInfo]
     expected: dict[str, str] | None = None
     out = []
     for lang in proj.languages():
+        try:
+            check_locale(lang, proj.translations_dir / lang)
+        except LeafgenError as e:  # a misnamed catalog folder: listed as broken, named by its folder
+            out.append(LanguageInfo(lang, lang, lang, lang, "ltr", False, False, UNREVIEWED, 0, str(e)))
+            continue
         direction = "rtl" if script_for(lang).rtl else "ltr"
         own = language_name(lang)
         en_name = _english_name(lang, english)
@@ -219,14 +232,14 @@ def render_document(
     *,
     large_print: bool = False,
     fillable: bool = False,
-    project: str | Path | None = None,
+    project: str | Path | Project | None = None,
     allow_fallback: bool = False,
     personal: Personal | None = None,
 ) -> Rendered:
     """One PDF with what a front end shows about it (pages, translated title, fallback); `personal` prints the
     patient's name, start date and a clinician's note in that PDF only. Unpersonalised it is `leafgen build`'s."""
     job = Job(leaflet, lang, kind, paper, large_print, fillable)
-    return render_job(find_project(project), job, allow_fallback=allow_fallback, personal=personal)
+    return render_job(_project(project), job, allow_fallback=allow_fallback, personal=personal)
 
 
 def email_is_dry_run(environ: Mapping[str, str] | None = None) -> bool:
@@ -243,11 +256,6 @@ def _project(project: str | Path | Project | None) -> Project:
     return project if isinstance(project, Project) else find_project(project)
 
 
-def project_root(project: str | Path | None = None) -> Path:
-    """The folder a command works on: the given one, else the current one, else the shipped content."""
-    return find_project(project).root
-
-
 # --- builds and checks: what `leafgen build` and `leafgen check` do, as results ------------------------------------
 
 
@@ -261,11 +269,11 @@ class CheckResult:
     leaflets: int = 0
     languages: int = 0
     rendered: int = 0  # PDFs rendered in memory
-    grade_ceiling: float = GRADE_CEILING
+    bugs: list[BuildOutcome] = field(default_factory=list)  # renders that hit a bug in leafgen (trace for --debug)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.bugs
 
 
 def jobs(
@@ -376,9 +384,9 @@ def check(project: Project, *, allow_fallback: bool = False, workers: int = 1) -
         everything += plan(project, valid, langs, ["checklist"], PAPERS, fillable=True)
         for outcome in dry_run(project, everything, allow_fallback=allow_fallback, workers=workers):
             result.rendered += 1
-            if outcome.bug:
-                raise RuntimeError(f"{outcome.error}\n{outcome.trace}")
-            if outcome.error:
+            if outcome.bug:  # reported as a build reports it; the rest is still checked
+                result.bugs.append(outcome)
+            elif outcome.error:
                 for line in outcome.error.splitlines():
                     if line not in seen:
                         seen.add(line)

@@ -115,7 +115,19 @@ def build(
     changed = not manifest_path.is_file()
     cache = BuildCache(project, out_dir)
     summary = Summary()
+    # What the project holds now, read before rendering: a PDF of anything else can never be rebuilt.
+    leaflets = {p.stem for p in project.leaflet_paths()}
+    languages = set(project.languages())
     present: set[str] = set()  # PDFs seen on disk while checking
+
+    def withdraw(rel: str) -> None:
+        """Unlink a PDF, drop its manifest entry and report it (Summary.removed): refused, failed, or withdrawn."""
+        nonlocal changed
+        (out_dir / rel).unlink(missing_ok=True)
+        manifest.pop(rel, None)
+        present.discard(rel)
+        summary.removed.append(rel)
+        changed = True
 
     def done(outcome: Outcome) -> None:
         nonlocal changed
@@ -125,14 +137,10 @@ def build(
             manifest[outcome.path] = entry
             present.add(outcome.path)
             changed = True
-        elif outcome.status in ("refused", "failed"):
-            old = out_dir / outcome.path
-            if outcome.path in manifest or old.is_file():
-                old.unlink(missing_ok=True)
-                manifest.pop(outcome.path, None)
-                present.discard(outcome.path)
-                summary.removed.append(outcome.path)
-                changed = True
+        elif outcome.status in ("refused", "failed") and (
+            outcome.path in manifest or (out_dir / outcome.path).is_file()
+        ):
+            withdraw(outcome.path)
         summary.outcomes.append(outcome)
         if on_done:
             on_done(outcome)
@@ -158,6 +166,12 @@ def build(
         for outcome in _execute(stale(), workers, (project, out_dir, allow_fallback), start_method):
             done(outcome)
     finally:  # also on Ctrl-C: the PDFs already written are listed, and only PDFs that exist
+        # A leaflet or language taken out of the project is withdrawn, whatever this build's filters
+        # (--lang, --kind, --shard): its PDFs would otherwise stay printable, and never be rebuilt.
+        for rel, entry in list(manifest.items()):
+            if entry.get("leaflet") not in leaflets or entry.get("lang") not in languages:
+                withdraw(rel)
+                _prune(out_dir, out_dir / rel)
         gone = [rel for rel in manifest if rel not in present and not (out_dir / rel).is_file()]
         for rel in gone:
             del manifest[rel]
@@ -170,6 +184,17 @@ def build(
     summary.warnings.extend(cache.warnings)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _prune(out_dir: Path, pdf: Path) -> None:
+    """Remove the withdrawn PDF's leaflet and language folders once they are empty (nothing else is touched)."""
+    for folder in (pdf.parent, pdf.parent.parent):
+        if folder == out_dir or out_dir not in folder.parents:
+            return
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (other PDFs, or files that are not ours): left as it is
+            return
 
 
 def dry_run(project: Project, jobs: list[Job], *, allow_fallback: bool = False, workers: int = 1) -> Iterator[Outcome]:

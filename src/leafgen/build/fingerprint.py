@@ -5,14 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import babel
-import jinja2
-import reportlab
-import yaml
 
 import leafgen
 from leafgen.errors import CatalogError
@@ -26,6 +22,7 @@ CACHE_FORMAT = 2
 PACKAGE = Path(leafgen.__file__).resolve().parent
 # Tracked per use instead (a font edit rebuilds only the languages that use it; the shipped project is a project).
 _NOT_CODE = {PACKAGE / "text" / "fonts", PACKAGE / "shipped"}
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a requirement's distribution name, before its version
 _MISSING = digest(repr(None))  # what Translator records for a msgid the catalog does not have
 
 
@@ -33,8 +30,9 @@ _MISSING = digest(repr(None))  # what Translator records for a msgid the catalog
 def code_digest() -> str:
     """leafgen's own files and the versions of the libraries that shape a PDF, hashed once per process.
 
-    An upgrade in place, or an edit in an editable install, changes it, and every PDF is rebuilt.
-    Library versions come from modules a build imports anyway (importlib.metadata would cost ~70 ms).
+    An upgrade in place, or an edit in an editable install, changes it, and every PDF is rebuilt: the versions
+    are those of every runtime dependency, since any of them can change a PDF (a new uharfbuzz shapes Devanagari
+    differently, python-bidi orders a line, rl-accel formats numbers).
     """
     h = hashlib.sha256()
     for top, dirs, files in os.walk(PACKAGE):
@@ -44,8 +42,27 @@ def code_digest() -> str:
                 path = Path(top, name)
                 h.update(f"{path.relative_to(PACKAGE).as_posix()}\0".encode())
                 h.update(path.read_bytes())
-    h.update(f"{reportlab.Version} {jinja2.__version__} {babel.__version__} {yaml.__version__}".encode())
+    h.update(dependency_versions().encode())
     return h.hexdigest()[:32]
+
+
+def dependency_versions() -> str:
+    """'name version' of each of leafgen's runtime dependencies, as installed (extras are not PDF inputs)."""
+    # Imported here, not at the top: importlib.metadata costs ~40 ms, which only a build (once) should pay.
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("leafgen") or []
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "leafgen not installed"
+    names = sorted({m.group().lower() for r in requires if "extra ==" not in r and (m := _NAME_RE.match(r))})
+    versions = []
+    for name in names:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} missing")
+    return "\n".join(versions)
 
 
 class Corrupted(Exception):  # noqa: N818 - a state, caught within this module

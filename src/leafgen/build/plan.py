@@ -33,8 +33,9 @@ def plan(
         Job(lf, lang, kind, paper, large_print, fillable and kind == "checklist")
         for lf, lang, kind, paper in product(leaflets, langs, kinds, papers)
     ]
+    languages = project.languages()
     for job in jobs:
-        check_job(job)
+        check_job(job, project, languages)
     return jobs
 
 

@@ -9,6 +9,7 @@ import traceback
 from typing import TextIO
 
 from leafgen import __version__
+from leafgen.cli.messages import internal_error_hint
 from leafgen.errors import LeafgenError
 from leafgen.project import KINDS, PAPERS
 
@@ -279,12 +280,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except Exception as e:  # a bug in leafgen, not a mistake of the user's: say so, and how to see more
         if debug:
             traceback.print_exc(file=err)
-        print(f"leafgen: internal error: {type(e).__name__}: {e}", file=err)
+        # An exception's text may quote what it was working on: in `leafgen email`, a patient's address.
+        shown = "" if args.command == "email" else f": {e}"
+        print(f"leafgen: internal error: {type(e).__name__}{shown}", file=err)
         print(internal_error_hint(debug), file=err)
         return 1
-
-
-def internal_error_hint(debug: bool) -> str:
-    if debug:
-        return "leafgen: this is a bug in leafgen; please report it with the traceback above"
-    return "leafgen: this is a bug in leafgen; run with --debug (or LEAFGEN_DEBUG=1) to see the traceback"

@@ -6,20 +6,20 @@ Imported only after --help is handled (it loads the whole pipeline).
 from __future__ import annotations
 
 import argparse
-import re
+import getpass
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from babel import Locale, UnknownLocaleError
 from tqdm import tqdm
 
 from leafgen import api
-from leafgen.build.manifest import manifest_file, merge_manifests, write_manifest
-from leafgen.cli import internal_error_hint
+from leafgen.build.manifest import MANIFEST, manifest_file, merge_manifests, write_manifest
+from leafgen.cli.messages import internal_error_hint
 from leafgen.content.readability import GRADE_CEILING
 from leafgen.errors import LeafgenError
 from leafgen.i18n.extract import run_pybabel
+from leafgen.i18n.locales import LOCALE_RE, is_locale
 from leafgen.project import SOURCE_LANG, Project, find_project
 from leafgen.results import Outcome
 
@@ -108,8 +108,8 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"leafgen: warning: {warning}", file=err)
     if summary.removed:
         print(
-            f"leafgen: removed {len(summary.removed)} earlier PDF(s) whose rebuild was refused or failed, "
-            "so no outdated leaflet stays printable:",
+            f"leafgen: removed {len(summary.removed)} earlier PDF(s) whose rebuild was refused or failed, or whose "
+            "leaflet or language is no longer in the project, so no outdated leaflet stays printable:",
             file=err,
         )
         for rel in summary.removed:
@@ -119,14 +119,14 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     fallback = sum(bool(o.entry and o.entry.get("fallback")) for o in summary.outcomes if o.status == "built")
     note = f" ({fallback} with English fallback, marked on every page)" if fallback else ""
     removed = f", {len(summary.removed)} removed" if summary.removed else ""
-    print(f"leafgen: {summary.line()}{note}{removed}; manifest: {out_dir / 'manifest.json'}", file=out)
+    print(f"leafgen: {summary.line()}{note}{removed}; manifest: {out_dir / MANIFEST}", file=out)
     return 0 if summary.ok else 1
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     project = _project(args)
     print("Leaflets:", file=out)
-    for info in api.leaflets(project):
+    for info in api.catalogue(project):
         title = info.titles[SOURCE_LANG]
         print(f"  {info.id}  {title!r}  v{info.version} {info.status}, review due {info.review}", file=out)
     print("Languages:", file=out)
@@ -150,16 +150,17 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"leafgen: warning: {w}", file=err)
     for e in result.errors:
         print(f"leafgen: error: {e}", file=err)
+    printer = Printer(err, args.debug)
+    for bug in result.bugs:
+        printer.outcome(bug)
+    if result.bugs:
+        print(internal_error_hint(args.debug), file=err)
     print(
         f"leafgen: checked {result.leaflets} leaflet(s), {result.languages} language(s), "
-        f"{result.rendered} PDF(s) rendered in memory: {len(result.errors)} error(s)",
+        f"{result.rendered} PDF(s) rendered in memory: {len(result.errors) + len(result.bugs)} error(s)",
         file=out,
     )
     return 0 if result.ok else 1
-
-
-# A gettext locale: language, then optional script/territory/variant parts; never a path or a space.
-LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*(?:@[a-z]+)?$")
 
 
 def _locale(value: str | None) -> str:
@@ -168,10 +169,8 @@ def _locale(value: str | None) -> str:
         raise LeafgenError("'leafgen i18n init' needs --lang LOCALE (e.g. de, pt_BR, zh_Hant)")
     if not LOCALE_RE.match(value):
         raise LeafgenError(f"--lang: {value!r} is not a locale code (e.g. de, pt_BR, zh_Hant)")
-    try:
-        Locale.parse(value)
-    except (UnknownLocaleError, ValueError):
-        raise LeafgenError(f"--lang: unknown locale {value!r} (e.g. de, pt_BR, zh_Hant)") from None
+    if not is_locale(value):
+        raise LeafgenError(f"--lang: unknown locale {value!r} (e.g. de, pt_BR, zh_Hant)")
     return value
 
 
@@ -248,8 +247,6 @@ def _desk_data(args: argparse.Namespace) -> Path:
 
 
 def cmd_staff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import getpass  # only here: asking for a password is this command's job alone
-
     from leafgen.desk.staff import accounts_path, add_account, load_accounts, remove_account
 
     data = _desk_data(args)

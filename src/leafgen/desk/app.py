@@ -35,8 +35,7 @@ from leafgen.errors import LeafgenError
 
 log = logging.getLogger("leafgen.desk")
 
-KINDS = ("handout", "checklist")
-PAPERS = ("a4", "letter")
+KINDS, PAPERS = api.KINDS, api.PAPERS
 NOTE_MAX = 600
 NAME_MAX = 120
 PAGE_RATIO = {"a4": 297 / 210, "letter": 11 / 8.5}  # height / width, so the page holds its place while loading
@@ -354,10 +353,8 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             abort(404, description=f"There is no translation into {lang!r}.")
         kind = values.get("kind") or "handout"
         paper = values.get("paper") or _default_paper()
-        if kind not in KINDS:
-            abort(400, description=f"Unknown kind {kind!r}: choose handout or checklist.")
-        if paper not in PAPERS:
-            abort(400, description=f"Unknown paper {paper!r}: choose A4 or US Letter.")
+        if problem := api.choice_problem("kind", kind, KINDS) or api.choice_problem("paper", paper, PAPERS):
+            abort(400, description=problem)
         flag = {"1", "on", "yes", "true", "y"}
         large = values.get("large_print", "") in flag
         fillable = kind == "checklist" and values.get("fillable", "") in flag

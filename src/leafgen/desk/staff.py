@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import threading
@@ -69,8 +68,8 @@ def load_accounts(data_dir: Path) -> dict[str, str]:
 
 def _save(data_dir: Path, accounts: dict[str, str]) -> None:
     path = accounts_path(data_dir)
-    write_atomic(path, (json.dumps(accounts, indent=2, sort_keys=True) + "\n").encode())
-    os.chmod(path, 0o600)  # hashes only, but still nobody else's business
+    # Hashes only, but still nobody else's business: 0600 from the first byte, not chmodded after the rename.
+    write_atomic(path, (json.dumps(accounts, indent=2, sort_keys=True) + "\n").encode(), private=True)
 
 
 def add_account(data_dir: Path, name: str, password: str) -> bool:

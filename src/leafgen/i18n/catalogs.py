@@ -13,6 +13,7 @@ from babel.messages.pofile import PoFileError, read_po
 from leafgen.content import characters
 from leafgen.content.sources import MAX_TEXT_CHARS
 from leafgen.errors import CatalogError, ErrorList, TranslationError
+from leafgen.i18n.locales import check_locale, is_locale
 from leafgen.project import SOURCE_LANG, Project, record_entries
 
 DOMAIN = "messages"
@@ -168,9 +169,13 @@ def read_catalog(path: Path) -> Any:
 def load_catalog(project: Project, lang: str) -> Any:
     """The Babel catalog for a language; an unknown language is a user error listing the known ones."""
     path = catalog_path(project, lang)
-    if not path.is_file():
-        known = ", ".join(project.languages())
-        raise CatalogError(f"unknown language {lang!r} (shipped: {known})", project.translations_dir)
+    # A locale code is never a path (`../../x` would reach outside the project); the folder listing is read only
+    # when something is wrong, to say what.
+    if lang == SOURCE_LANG or not is_locale(lang) or not path.is_file():
+        languages = project.languages()
+        if lang != SOURCE_LANG and lang in languages:  # a catalog in a folder not named after its locale
+            check_locale(lang, project.translations_dir / lang)
+        raise CatalogError(f"unknown language {lang!r} (shipped: {', '.join(languages)})", project.translations_dir)
     return read_catalog(path)
 
 

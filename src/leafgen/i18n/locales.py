@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime
 import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _format_date
+
+from leafgen.errors import CatalogError
 
 NBSP = "\u00a0"
 WORD_JOINER = "\u2060"  # Unicode's "no line break here" for text without spaces (Chinese dates)
@@ -25,6 +29,33 @@ MONTHS: dict[str, tuple[tuple[str, ...], str]] = {
         "{day} {month} {year}",
     ),
 }
+
+
+# A gettext locale: language, then optional script/territory/variant parts; never a path or a space.
+LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*(?:@[a-z]+)?$")
+
+
+@lru_cache(maxsize=256)
+def is_locale(name: str) -> bool:
+    """A locale code Babel knows (es, pt_BR, zh_Hant): what a catalog folder must be called."""
+    if not LOCALE_RE.match(name):
+        return False
+    try:
+        Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
+def check_locale(name: str, folder: Path) -> None:
+    """A catalog folder named otherwise (translations/Spanish) is the translator's mistake, said in one line; Babel
+    would fail on it deep inside dates and language names."""
+    if not is_locale(name):
+        raise CatalogError(
+            "not a locale code: a catalog folder is named after its locale (e.g. es, pt_BR, zh_Hant), "
+            "as in translations/es/LC_MESSAGES/messages.po",
+            folder,
+        )
 
 
 # Names CLDR gives differently from what a patient asks for (Babel maps tl to Filipino, fil_PH).

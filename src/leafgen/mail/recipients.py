@@ -20,6 +20,7 @@ from leafgen.content.profile import clinic
 from leafgen.errors import ErrorList, LeafgenError, MailError
 from leafgen.mail.addresses import check_address, check_name
 from leafgen.project import KINDS, PAPERS, Project
+from leafgen.render.job import choice_problem
 
 COLUMNS = ("email", "name", "lang", "leaflet", "kind", "paper", "large_print")
 REQUIRED = ("email", "lang", "leaflet")
@@ -108,14 +109,10 @@ def _check_choices(choices: Choices, leaflets: Iterable[str], lang: str, kinds: 
     for lf in leaflets:
         if lf not in choices.leaflets:
             problems.append(f"unknown leaflet {lf!r} (known: {', '.join(choices.leaflets) or 'none'})")
-    languages = choices.languages
-    if lang not in languages:
-        problems.append(f"unknown language {lang!r} (shipped: {', '.join(languages)})")
-    for kind in kinds:
-        if kind not in KINDS:
-            problems.append(f"unknown kind {kind!r} (choose from {', '.join(KINDS)})")
-    if paper not in PAPERS:
-        problems.append(f"unknown paper {paper!r} (choose from {', '.join(PAPERS)})")
+    problems.append(choice_problem("language", lang, choices.languages))
+    problems += [choice_problem("kind", kind, KINDS) for kind in kinds]
+    problems.append(choice_problem("paper", paper, PAPERS))
+    problems = [p for p in problems if p]
     if problems:
         raise MailError("; ".join(problems))
 

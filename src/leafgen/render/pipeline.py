@@ -154,11 +154,11 @@ def render_job(
 def _render(
     project: Project, job: Job, allow_fallback: bool, personal: Personal | None
 ) -> tuple[bytes, int, str, bool]:
-    check_job(job)
+    check_job(job, project)
+    tr = translator(project, job.lang)  # first: a broken or misnamed catalog is the error, not a date in it
     person = _personal_context(personal, job)
     leaflet, _warnings = load_leaflet(project.leaflet_path(job.leaflet))
     disclaimer = load_disclaimer(project.disclaimer_path)
-    tr = translator(project, job.lang)
     t_leaflet, t_disclaimer = translate(leaflet, disclaimer, tr)
     _check_headings(leaflet, t_leaflet, tr)
     template = f"{job.kind}.xml.j2"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 
-import uharfbuzz
 from reportlab.lib.abag import ABag
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import ShapedStr, shapeFragWord
@@ -52,14 +51,3 @@ def shape(text: str, font_name: str, size: float) -> tuple[str, float]:
     if len(shaped) != 2 or not isinstance(shaped[1][1], ShapedStr):  # only simple substitutions
         return drawn, pdfmetrics.stringWidth(drawn, font_name, size)
     return ShapedStr(drawn, shapeData=data), sum(d.x_advance for d in data) * size / 1000
-
-
-def glyph_ids(text: str, font_name: str) -> list[int]:
-    """HarfBuzz's own glyph choice for `text` in a registered font (what tests compare the PDF against)."""
-    font = pdfmetrics.getFont(font_name)
-    hb_font = uharfbuzz.Font(font.hbFace)
-    buf = uharfbuzz.Buffer()
-    buf.add_str(text)
-    buf.guess_segment_properties()
-    uharfbuzz.shape(hb_font, buf, None)
-    return [info.codepoint for info in buf.glyph_infos]
