@@ -1,0 +1,57 @@
+"""Start-up: a one-PDF build loads only the stages it uses (issue 15: the whole process within 1.2x a bare script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import LEAFLET, ROOT
+
+# Packages a build of one English PDF has no use for, each tens of milliseconds of imports at every start:
+# the mail stage (email_validator compiles large regular expressions), the progress bar (only at a terminal,
+# for more than one PDF), pybabel's front end (`leafgen i18n` only), the process pool (one job runs
+# in-process), reading level (`leafgen check` only) and the desk.
+NOT_FOR_ONE_PDF = (
+    "leafgen.mail",
+    "email_validator",
+    "smtplib",
+    "sqlite3",
+    "tqdm",
+    "babel.messages",
+    "multiprocessing",
+    "concurrent.futures",
+    "textstat",
+    "leafgen.desk",
+    "flask",
+)
+
+PROBE = """
+import json, sys
+from leafgen.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_one_pdf_build_loads_only_the_stages_it_uses(tmp_path):
+    argv = ["build", LEAFLET, "--project", str(ROOT), "--out", str(tmp_path / "out"), "--lang", "en"]
+    argv += ["--kind", "handout", "--paper", "a4"]
+    result = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    loaded = [m for m in report["modules"] if m.startswith(NOT_FOR_ONE_PDF)]
+    assert not loaded, f"a one-PDF build imported {loaded}"
+
+
+def test_the_mail_stage_still_loads_when_asked_for():
+    """api.Outcome and api.email stay where callers (the desk) find them, loaded on first use."""
+    probe = (
+        "import sys, leafgen.api as api; before = 'leafgen.mail.send' in sys.modules; "
+        "print(before, api.Outcome.__module__, callable(api.email), api.email_is_dry_run({}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "leafgen.mail.send", "True", "True"]
