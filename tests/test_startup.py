@@ -27,10 +27,10 @@ NOT_FOR_ONE_PDF = (
 )
 
 PROBE = """
-import json, sys
+import gc, json, sys
 from leafgen.cli import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "gc": [gc.isenabled(), gc.get_freeze_count()]}))
 """
 
 
@@ -44,6 +44,9 @@ def test_one_pdf_build_loads_only_the_stages_it_uses(tmp_path):
     assert (tmp_path / "out" / "manifest.json").is_file()
     loaded = [m for m in report["modules"] if m.startswith(NOT_FOR_ONE_PDF)]
     assert not loaded, f"a one-PDF build imported {loaded}"
+    # The pipeline's modules are frozen out of the collector's scans, and the collector is back on after.
+    enabled, frozen = report["gc"]
+    assert enabled and frozen > 10_000
 
 
 def test_the_mail_stage_still_loads_when_asked_for():
