@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+import sys
 
 import pytest
 from pypdf.generic import ContentStream
@@ -134,6 +135,17 @@ def test_same_inputs_give_byte_identical_pdfs():
     b = render(LEAFLET, "en", "checklist", "letter", large_print=True)
     assert a == b
     assert pdf_reader(a).trailer["/Info"]["/CreationDate"] == "D:20000101000000+00'00'"  # invariant, not today
+
+
+def test_a_warm_process_renders_the_same_bytes_as_a_fresh_one():
+    """What is kept across documents (parsed paragraphs, styles, leaflets) never changes a PDF: a build's
+    workers and the desk render many documents per process."""
+    probe = f"import sys; from leafgen.api import render; sys.stdout.buffer.write(render({LEAFLET!r}, 'en'))"
+    fresh = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True).stdout
+    for lang in ("en", "es", "ar", "zh_Hans"):  # other documents first: every cache holds something,
+        for kind in ("checklist", "handout"):  # the same words in other styles too (large print)
+            render(LEAFLET, lang, kind, "letter", large_print=True)
+    assert render(LEAFLET, "en") == fresh
 
 
 def test_fillable_checklist_has_a_check_box_per_item_and_day():

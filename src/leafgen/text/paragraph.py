@@ -82,4 +82,30 @@ def paragraph(markup: str, style: ParagraphStyle, script: Script) -> Flowable:
     style = _style_for(style, script)
     if script.fallback:
         markup = with_fallback_markup(markup, style.fontName)
-    return Paragraph(markup, style)
+    return _plain(markup, style)
+
+
+# (markup, id(style)) -> (style, what ReportLab's parser made of the markup: style, text, bullet, frags)
+_parsed: dict[tuple[str, int], tuple[ParagraphStyle, ParagraphStyle, str, object, list]] = {}
+PARSED_MAX = 4096  # distinct paragraphs kept: a catalogue's strings in a few styles; cleared when full
+
+
+def _plain(markup: str, style: ParagraphStyle) -> Paragraph:
+    """A Paragraph whose markup is parsed once per process, not once per PDF.
+
+    ReportLab parses every paragraph's markup (HTMLParser, one fragment per font run) each time it is built:
+    a tenth of an English render, for the same disclaimer, headings and running lines in every PDF of a batch
+    and every preview of the desk. The fragments are only read afterwards (wrapping makes its own), so
+    Paragraphs of the same markup and style share them.
+    """
+    key = (markup, id(style))
+    hit = _parsed.get(key)
+    if hit is not None and hit[0] is style:
+        _, parsed_style, text, bullet, frags = hit
+        return Paragraph(text, parsed_style, bulletText=bullet, frags=frags)
+    para = Paragraph(markup, style)
+    with _lock:
+        if len(_parsed) >= PARSED_MAX:
+            _parsed.clear()
+        _parsed[key] = (style, para.style, para.text, para.bulletText, para.frags)
+    return para
