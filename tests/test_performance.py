@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import subprocess
 import sys
 from collections import Counter
 
+from babel.dates import format_date as babel_date
+
 from conftest import LEAFLET, ROOT, SHIPPED
+from leafgen.i18n.locales import NBSP, format_date
 from leafgen.render.job import Job
 from leafgen.render.pipeline import render_job
 
@@ -82,3 +86,12 @@ def test_a_render_leaves_its_story_to_reference_counting():
         gc.enable()
     ours = {k: n for k, n in kinds.items() if k in ("Node", "Mark", "Layout", "Tags", "Running", "ParaFrag")}
     assert not ours and not any(k.startswith("Tagged") for k in kinds), kinds.most_common(12)
+
+
+def test_english_dates_without_babel_are_babels():
+    """English dates skip Babel's locale data (~10 ms of every English build): they must read as Babel's."""
+    day = dt.date(2024, 1, 1)
+    while day < dt.date(2028, 1, 1):  # every month, single and double-digit days, a leap day
+        assert format_date(day, "en") == babel_date(day, format="long", locale="en").replace(" ", NBSP)
+        day += dt.timedelta(days=13)
+    assert format_date(dt.date(2026, 11, 23), "en_GB") == f"23{NBSP}November{NBSP}2026"  # not the US shortcut
