@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -474,13 +475,13 @@ def test_jobs_are_capped_at_the_work_and_validated(built_copy, monkeypatch):
     """Issue 10, defect 10: `-j 300` started 300 processes for 2 PDFs."""
     root, out = built_copy
     started = []
-    real = build_mod.ProcessPoolExecutor
+    real = concurrent.futures.ProcessPoolExecutor  # the executor imports it when it starts a pool
 
     def counting(workers, **kw):
         started.append(workers)
         return real(workers, **kw)
 
-    monkeypatch.setattr(build_mod, "ProcessPoolExecutor", counting)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counting)
     project = Project(root)
     summary = build(project, plan(project, [LEAFLET], ["en"], KINDS, ["a4"]), out, workers=300, force=True)
     assert summary.count("built") == 2 and started == [2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+import sys
 
 import pytest
 from pypdf.generic import ContentStream
@@ -134,6 +135,22 @@ def test_same_inputs_give_byte_identical_pdfs():
     b = render(LEAFLET, "en", "checklist", "letter", large_print=True)
     assert a == b
     assert pdf_reader(a).trailer["/Info"]["/CreationDate"] == "D:20000101000000+00'00'"  # invariant, not today
+
+
+def test_a_warm_process_renders_the_same_bytes_as_a_fresh_one(tmp_path):
+    """What is kept across documents (parsed paragraphs, styles, leaflets) never changes a PDF: a build's
+    workers and the desk render many documents per process."""
+    langs = ("en", "zh_Hans")  # a plain and a CJK paragraph class
+    probe = (
+        "import sys; from pathlib import Path; from leafgen.api import render\n"
+        f"for lang in {langs!r}: Path(sys.argv[1], lang).write_bytes(render({LEAFLET!r}, lang))"
+    )
+    subprocess.run([sys.executable, "-c", probe, str(tmp_path)], check=True)
+    for lang in ("en", "es", "ar", "zh_Hans"):  # other documents first: every cache holds something,
+        for kind in ("checklist", "handout"):  # the same words in other styles too (large print)
+            render(LEAFLET, lang, kind, "letter", large_print=True)
+    for lang in langs:
+        assert render(LEAFLET, lang) == (tmp_path / lang).read_bytes(), lang
 
 
 def test_fillable_checklist_has_a_check_box_per_item_and_day():

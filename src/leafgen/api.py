@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 
@@ -21,9 +22,6 @@ from leafgen.i18n.catalogs import UNREVIEWED, translator
 from leafgen.i18n.extract import expected_units
 from leafgen.i18n.locales import bcp47, check_locale, language_name
 from leafgen.i18n.status import Status, check_catalog, status
-from leafgen.mail.recipients import single
-from leafgen.mail.send import Outcome, journal_path, send_one
-from leafgen.mail.smtp import load_config
 from leafgen.project import KINDS, PAPERS, SOURCE_LANG, Project, find_project
 from leafgen.render.job import Job, choice_problem
 from leafgen.render.pipeline import Personal, PersonalDataError, Rendered, check_personal_text, render_job
@@ -31,6 +29,9 @@ from leafgen.render.templating import check_templates
 from leafgen.results import Outcome as BuildOutcome
 from leafgen.results import Summary
 from leafgen.text.scripts import script_for
+
+if TYPE_CHECKING:
+    from leafgen.mail.send import Outcome
 
 __all__ = [
     "BuildOutcome",
@@ -109,6 +110,12 @@ def email(
     variables over the TOML file `smtp_config`. Bad input raises MailError; the outcome's note names no patient.
     """
     proj = find_project(project)
+    # The mail stage is imported where it is used (here, email_is_dry_run and Outcome below): email_validator,
+    # smtplib and sqlite3 cost a build or a `leafgen list` ~40 ms of start-up for nothing.
+    from leafgen.mail.recipients import single
+    from leafgen.mail.send import journal_path, send_one
+    from leafgen.mail.smtp import load_config
+
     recipient = single(proj, to, name, list(leaflets), lang, list(kinds) if kinds else None, paper, large_print)
     settings = load_config(Path(smtp_config) if smtp_config else None, os.environ) if send else None
     where = journal_path(proj, journal, for_writing=send)
@@ -244,7 +251,18 @@ def render_document(
 
 def email_is_dry_run(environ: Mapping[str, str] | None = None) -> bool:
     """True when no SMTP server is configured: email() should then be a dry run into the outbox."""
+    from leafgen.mail.smtp import load_config  # see email(): the mail stage loads only when used
+
     return not load_config(None, os.environ if environ is None else environ).host
+
+
+def __getattr__(name: str) -> Any:
+    """`api.Outcome`, an email's outcome, imported on first use like the rest of the mail stage (see email())."""
+    if name == "Outcome":
+        from leafgen.mail.send import Outcome
+
+        return Outcome
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def clinic_profile(project: str | Path | None = None) -> dict[str, str]:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
 from pathlib import Path
 
@@ -215,6 +212,12 @@ def _execute(todo: Iterator[Job], workers: int, context: tuple, start_method: st
         for job in chain(first, todo):
             yield _run(context[0], job, context[1], context[2])
         return
+    # The pool's modules load only when a pool runs: a one-PDF build (and the desk's worker) never needs
+    # multiprocessing, concurrent.futures and logging at start-up.
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     workers = len(first)
     queue = chain(first, todo)
     pending: dict = {}

@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from tqdm import tqdm
-
 from leafgen import api
 from leafgen.build.manifest import MANIFEST, manifest_file, merge_manifests, write_manifest
 from leafgen.cli.messages import internal_error_hint
@@ -63,6 +61,10 @@ def _progress(total: int, err: TextIO) -> Any:
     """A progress bar for people at a terminal; logs and CI get only the summary line."""
     if total < 2 or not (hasattr(err, "isatty") and err.isatty()):
         return None
+    # Imported only when a bar is shown: tqdm (with logging and importlib.metadata) is ~20 ms of start-up
+    # that a one-PDF build, a script or CI would pay for nothing.
+    from tqdm import tqdm
+
     return tqdm(total=total, file=err, unit="pdf", leave=False)
 
 

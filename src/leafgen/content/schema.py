@@ -298,10 +298,27 @@ def _check_leaflet(path: Path, data: bytes, today: dt.date) -> tuple[Leaflet, li
     return leaflet, c.warnings
 
 
+_disclaimers: dict[tuple[str, str], Disclaimer] = {}  # checked disclaimers by file content, as _checked
+
+
 def load_disclaimer(path: Path) -> Disclaimer:
-    """The one shared disclaimer every leaflet must carry; refuse to build without it."""
+    """The one shared disclaimer every leaflet must carry; refuse to build without it.
+
+    Parsed and checked once per content of the file, like leaflets: every PDF of a batch prints it.
+    """
+    data = read_source(path)
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    hit = _disclaimers.get(key)
+    if hit is None:
+        if len(_disclaimers) >= _CHECKED_MAX:
+            _disclaimers.clear()
+        hit = _disclaimers[key] = _check_disclaimer(path, data)
+    return hit
+
+
+def _check_disclaimer(path: Path, data: bytes) -> Disclaimer:
     c = Checker(path)
-    root = load_yaml(path)
+    root = load_yaml(path, data)
     m = c.mapping(root, "disclaimer file", 1, ("heading", "text"))
     if m is None:
         raise ErrorList(c.errors)

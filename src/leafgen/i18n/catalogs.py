@@ -8,8 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel.messages.pofile import PoFileError, read_po
-
 from leafgen.content import characters
 from leafgen.content.sources import MAX_TEXT_CHARS
 from leafgen.errors import CatalogError, ErrorList, TranslationError
@@ -135,6 +133,10 @@ def catalog_path(project: Project, lang: str) -> Path:
 @lru_cache(maxsize=64)
 def _read_catalog(path: Path, mtime_ns: int, size: int) -> Any:
     """Parse a .po file once per version of it; the build never reads .mo files, so none can be stale."""
+    # Imported here: English (the source language) never reads a catalog, and Babel's PO reader brings
+    # babel.messages.catalog, difflib and zoneinfo, start-up a one-PDF English build would pay for nothing.
+    from babel.messages.pofile import PoFileError, read_po
+
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:

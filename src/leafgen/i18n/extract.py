@@ -6,9 +6,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from babel.messages.extract import extract_from_file
-from babel.messages.frontend import CommandLineInterface
-
 from leafgen.content.model import units
 from leafgen.content.schema import load_disclaimer, load_leaflet
 from leafgen.errors import CatalogError
@@ -48,6 +45,10 @@ lstrip_blocks = "true"
 
 def expected_units(project: Project) -> dict[str, str]:
     """msgid → where it is used, for every unit a complete catalog must translate."""
+    # Babel's extractor (and babel.messages.catalog under it) is imported where it is used, as is its front
+    # end in _pybabel: every build imports this module through leafgen.api, and a build never extracts.
+    from babel.messages.extract import extract_from_file
+
     found: dict[str, str] = {}
     for path in project.leaflet_paths():
         for u in units(load_leaflet(path)[0]):
@@ -86,24 +87,28 @@ def run_pybabel(project: Project, action: str, lang: str | None) -> int:
                 "TRANSLATORS:",
                 str(project.root),
             ]
-            return _pybabel(CommandLineInterface(), argv)
+            return _pybabel(argv)
         finally:
             Path(f.name).unlink()
     if action == "init":
         if not lang:
             raise CatalogError("'leafgen i18n init' needs --lang LOCALE")
-        code = _pybabel(CommandLineInterface(), ["init", "-i", str(pot), "-d", tdir, "-l", lang])
+        code = _pybabel(["init", "-i", str(pot), "-d", tdir, "-l", lang])
         po = catalog_path(project, lang)
         if code == 0 and po.is_file():  # every new catalog starts on record as unreviewed
             po.write_text(f"# Medical review: {UNREVIEWED}\n" + po.read_text(encoding="utf-8"), encoding="utf-8")
         return code
     if action == "update":
-        return _pybabel(CommandLineInterface(), ["update", "-i", str(pot), "-d", tdir, "--previous"])
-    return _pybabel(CommandLineInterface(), ["compile", "-d", tdir, "--statistics"])
+        return _pybabel(["update", "-i", str(pot), "-d", tdir, "--previous"])
+    return _pybabel(["compile", "-d", tdir, "--statistics"])
 
 
-def _pybabel(cli, argv: list[str]) -> int:
+def _pybabel(argv: list[str]) -> int:
+    # Imported here (see expected_units): pybabel's front end (optparse, configparser, logging) serves only
+    # `leafgen i18n`.
+    from babel.messages.frontend import CommandLineInterface
+
     try:
-        return cli.run(["pybabel", *argv]) or 0
+        return CommandLineInterface().run(["pybabel", *argv]) or 0
     except SystemExit as e:
         return int(e.code or 0)

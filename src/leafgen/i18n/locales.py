@@ -30,6 +30,14 @@ MONTHS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
 }
 
+# The source language's long date exactly as Babel formats it for "en" (CLDR "MMMM d, y"), written out so an
+# English build does not load Babel's locale data: ~10 ms, the largest start-up cost of a one-PDF build.
+# tests/test_performance.py holds it to Babel's output. Only "en" itself: en_GB and the rest go to Babel.
+ENGLISH_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
 
 # A gettext locale: language, then optional script/territory/variant parts; never a path or a space.
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*(?:@[a-z]+)?$")
@@ -84,7 +92,9 @@ def format_date(value: Any, lang: str) -> str:
     if isinstance(value, datetime.datetime):
         value = value.date()
     key = lang if lang in MONTHS or lang in DATE_PATTERNS else _primary(lang)
-    if key in MONTHS:
+    if lang == "en":
+        text = f"{ENGLISH_MONTHS[value.month - 1]} {value.day}, {value.year}"
+    elif key in MONTHS:
         months, pattern = MONTHS[key]
         text = pattern.format(day=value.day, month=months[value.month - 1], year=value.year)
     else:

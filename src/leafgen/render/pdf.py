@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from reportlab.pdfbase.pdfdoc import PDFPage, PDFStream, PDFZCompress
@@ -101,52 +102,58 @@ def _pad(layout: Layout) -> float:
     return layout.styles["running"].fontSize * 0.6
 
 
-def _numbered_canvas(running: Running, tags: Tags | None) -> type[Canvas]:
+class NumberedCanvas(Canvas):
     """A canvas that holds pages back until the end, so every footer can say 'Page X of Y' in one pass.
 
     With `tags`, it also tags what it draws: each page's stream is an artifact except for the
     tagged flowables' own marked content, and the structure tree is written at the end.
+    One class for every document (made with functools.partial), and its links to the story dropped once
+    saved: ReportLab's document objects refer to each other in cycles, so whatever the canvas still held
+    (the story, the structure tree: ~1,600 objects) waited for the cycle collector after every PDF.
     """
 
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args: Any, **kwargs: Any):
-            if tags:  # PDF/UA-1 is built on PDF 1.7 (ISO 32000-1); /Tabs alone is PDF 1.5
-                kwargs["pdfVersion"] = (1, 7)
-            super().__init__(*args, **kwargs)
-            self._held: list[dict] = []
-            self.tags = tags
-            if tags:
-                tags.open_page(self)
+    def __init__(self, *args: Any, running: Running, tags: Tags | None, **kwargs: Any):
+        if tags:  # PDF/UA-1 is built on PDF 1.7 (ISO 32000-1); /Tabs alone is PDF 1.5
+            kwargs["pdfVersion"] = (1, 7)
+        super().__init__(*args, **kwargs)
+        self._held: list[dict] = []
+        self.running: Running | None = running
+        self.tags = tags
+        if tags:
+            tags.open_page(self)
 
-        def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+        tags = self.tags
+        if tags:
+            tags.close_page(self)
+            tags.next_page()
+        # The page's state without the list of held pages itself: holding it would make each state a cycle.
+        self._held.append({k: v for k, v in self.__dict__.items() if k != "_held"})
+        self._startPage()
+        if tags:
+            tags.open_page(self)
+
+    def save(self) -> None:
+        running, tags = self.running, self.tags
+        assert running is not None
+        total = len(self._held)
+        for number, state in enumerate(self._held, start=1):
+            self.__dict__.update(state)
+            if tags:
+                tags.page = number - 1
+                tags.open_page(self)
+            running.draw(self, number, total)
             if tags:
                 tags.close_page(self)
-                tags.next_page()
-            self._held.append(dict(self.__dict__))
-            self._startPage()
+                tags.page_setup(self, number - 1)
+            Canvas.showPage(self)
+            _flate_only(self._doc.Pages.pages[-1])
             if tags:
-                tags.open_page(self)
-
-        def save(self) -> None:
-            total = len(self._held)
-            for number, state in enumerate(self._held, start=1):
-                self.__dict__.update(state)
-                if tags:
-                    tags.page = number - 1
-                    tags.open_page(self)
-                running.draw(self, number, total)
-                if tags:
-                    tags.close_page(self)
-                    tags.page_setup(self, number - 1)
-                Canvas.showPage(self)
-                _flate_only(self._doc.Pages.pages[-1])
-                if tags:
-                    tags.page_done(self, number - 1)
-            if tags:
-                tags.finish(self, running.layout.meta.get("title", ""), running.layout.meta)
-            Canvas.save(self)
-
-    return NumberedCanvas
+                tags.page_done(self, number - 1)
+        if tags:
+            tags.finish(self, running.layout.meta.get("title", ""), running.layout.meta)
+        Canvas.save(self)
+        self._held, self.running, self.tags = [], None, None
 
 
 def _flate_only(page: PDFPage) -> None:
@@ -194,5 +201,5 @@ def write_pdf(layout: Layout, lang: str, *, tagged: bool = True) -> tuple[bytes,
         initialFontName=layout.script.regular,
         initialFontSize=layout.styles["p"].fontSize,
     )
-    doc.build(list(layout.story), canvasmaker=_numbered_canvas(running, tags))
+    doc.build(list(layout.story), canvasmaker=partial(NumberedCanvas, running=running, tags=tags))
     return pack(buf.getvalue()), doc.page

@@ -74,7 +74,8 @@ def paragraph(markup: str, style: ParagraphStyle, script: Script) -> Flowable:
     """
     register_script(script)
     if script.cjk:
-        return CJKParagraph(with_fallback_markup(markup, _style_for(style, script).fontName), _style_for(style, script))
+        cjk_style = _style_for(style, script)
+        return _parsed_once(with_fallback_markup(markup, cjk_style.fontName), cjk_style, CJKParagraph)
     markup = markup.replace(WORD_JOINER, "")  # only CJK breaking needs (and removes) them
     if needs_own_lines(markup, script):
         segments, bold = segments_of_markup(markup)
@@ -82,4 +83,30 @@ def paragraph(markup: str, style: ParagraphStyle, script: Script) -> Flowable:
     style = _style_for(style, script)
     if script.fallback:
         markup = with_fallback_markup(markup, style.fontName)
-    return Paragraph(markup, style)
+    return _parsed_once(markup, style, Paragraph)
+
+
+# (markup, id(style), class) -> (style, what ReportLab's parser made of the markup: style, text, bullet, frags)
+_parsed: dict[tuple[str, int, type], tuple[ParagraphStyle, ParagraphStyle, str, object, list]] = {}
+PARSED_MAX = 4096  # distinct paragraphs kept: a catalogue's strings in a few styles; cleared when full
+
+
+def _parsed_once(markup: str, style: ParagraphStyle, cls: type[Paragraph]) -> Paragraph:
+    """A Paragraph whose markup is parsed once per process, not once per PDF.
+
+    ReportLab parses every paragraph's markup (HTMLParser, one fragment per font run) each time it is built:
+    a tenth of an English render, for the same disclaimer, headings and running lines in every PDF of a batch
+    and every preview of the desk. The fragments are only read afterwards (wrapping, ReportLab's and the CJK
+    kinsoku breaking alike, works on clones), so Paragraphs of the same markup, style and class share them.
+    """
+    key = (markup, id(style), cls)
+    hit = _parsed.get(key)
+    if hit is not None and hit[0] is style:
+        _, parsed_style, text, bullet, frags = hit
+        return cls(text, parsed_style, bulletText=bullet, frags=frags)
+    para = cls(markup, style)
+    with _lock:
+        if len(_parsed) >= PARSED_MAX:
+            _parsed.clear()
+        _parsed[key] = (style, para.style, para.text, para.bulletText, para.frags)
+    return para
