@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,23 @@ MAX_UNITS = 2_000
 # A heading is kept with what follows it; one taller than a page (1,100 characters at the default sizes) made
 # ReportLab retry the page forever. The shipped headings are under 50 characters.
 MAX_HEADING_CHARS = 200
+# A word (a run without a space) wider than a line is broken letter by letter; in a box split across pages
+# ReportLab re-breaks it for every split it tries, so a bullet of one 854-letter word ran for minutes. The
+# longest word a patient leaflet needs is a web address (the shipped ones are under 60 characters). Runs of
+# wide East Asian characters are lines of text, not words: they break anywhere and are not counted.
+MAX_WORD_CHARS = 150
+_WIDE = r"\u1100-\u11ff\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"  # Hangul Jamo, CJK, kana, fullwidth
+_WORD = re.compile(rf"[^\s{_WIDE}]{{{MAX_WORD_CHARS + 1},}}")
+
+
+def long_word(text: str) -> str:
+    """The problem with a word too long to set (see MAX_WORD_CHARS), or "": for leaflets, catalogs and notes."""
+    if word := _WORD.search(text):
+        return (
+            f"a word of {len(word.group()):,} characters without a space ({word.group()[:20]}…) cannot be set"
+            f" on a line (limit {MAX_WORD_CHARS}): add spaces"
+        )
+    return ""
 
 
 @dataclass
@@ -293,6 +311,9 @@ def _check_leaflet(path: Path, data: bytes, today: dt.date) -> tuple[Leaflet, li
             f" (limit {MAX_UNITS:,}): split it",
             root.key_lines.get("sections", root.line),
         )
+    for unit in units(leaflet) if not c.errors else ():
+        if problem := long_word(unit.text):
+            c.error(problem, unit.line)
     if c.errors:
         raise ErrorList(list(c.errors))
     return leaflet, c.warnings

@@ -12,7 +12,7 @@ from reportlab.platypus.doctemplate import LayoutError
 from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.content.model import Disclaimer, Leaflet, map_text, units
 from leafgen.content.profile import clinic, theme
-from leafgen.content.schema import load_disclaimer, load_leaflet
+from leafgen.content.schema import load_disclaimer, load_leaflet, long_word
 from leafgen.errors import LeafgenError, SourceError
 from leafgen.i18n.catalogs import Translator, translator
 from leafgen.i18n.locales import format_date
@@ -55,6 +55,8 @@ def check_personal_text(name: str, note: str) -> None:
             reason = why(ch) if unicodedata.category(ch) in ("Cc", "Cf") else "a character no page can print"
             where = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip()
             raise PersonalDataError(f"the {label} has {reason} ({where}); delete it or type that part again")
+        if problem := long_word(text):
+            raise PersonalDataError(f"the {label} has {problem.split(' (', 1)[0]}: add spaces")
 
 
 def _personal_context(personal: Personal | None, job: Job) -> dict | None:
@@ -114,7 +116,8 @@ def english_units(leaflet: Leaflet, disclaimer: Disclaimer, t_leaflet: Leaflet, 
 
 def _check_headings(leaflet: Leaflet, translated: Leaflet, tr: Translator) -> None:
     """A translated heading far longer than any heading: as the leaflet's own limit (content.schema), with room
-    for languages that run longer, so a catalog cannot make a heading taller than a page."""
+    for languages that run longer, so a catalog cannot make a heading taller than a page; and, as for the
+    leaflet, no word too long to set (content.schema.long_word)."""
     pairs = [(leaflet.title, translated.title), (leaflet.checklist.title, translated.checklist.title)]
     pairs += [(s.heading, t.heading) for s, t in zip(leaflet.sections, translated.sections, strict=True)]
     for english, text in pairs:
@@ -126,6 +129,10 @@ def _check_headings(leaflet: Leaflet, translated: Leaflet, tr: Translator) -> No
                 tr.path,
                 getattr(msg, "lineno", None),
             )
+    for en, unit in zip(units(leaflet), units(translated), strict=True):
+        if problem := long_word(unit.text):
+            msg = tr.catalog.get(en.text) if tr.catalog is not None else None
+            raise SourceError(problem, tr.path, getattr(msg, "lineno", None))
 
 
 def _flowable_text(e: LayoutError) -> str:
