@@ -559,6 +559,7 @@ def test_every_bad_row_is_reported_before_anything_is_sent(proj, smtp, tmp_path,
             f"{addr(9)},Too,Many,Cells,In,This,Row",  # 9
             f"{addr(1)},Good Row Again,en,{LEAFLET},handout",  # 10: the same delivery as row 2
             f"{addr(11)},,,,",  # 11
+            f"{addr(12)},Ann \u202eBcc\u202c,en,{LEAFLET},handout",  # 12: an override would reorder the greeting
         ],
     )
     code, out, err = leafgen_email(proj, tmp_path, "--recipients", str(recipients), "--send", capsys=capsys)
@@ -573,6 +574,7 @@ def test_every_bad_row_is_reported_before_anything_is_sent(proj, smtp, tmp_path,
         9: "row has 7 cells but the header names 5 columns",
         10: "same patient, leaflets, language and kinds as row 2",
         11: "no language in column 'lang'",
+        12: "name contains an invisible formatting character that can reorder or hide text (U+202E)",
     }
     assert len(lines) == len(expected), err
     for line, (row, message) in zip(lines, expected.items(), strict=True):

@@ -6,6 +6,7 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 
+from leafgen.content.characters import FORBIDDEN_RE, why
 from leafgen.errors import MailError
 
 # CR and LF end a header line; the other C0 controls and DEL have no business in a name either (a tab is
@@ -52,6 +53,8 @@ def check_name(value: str, what: str = "name") -> str:
     if CONTROL.search(value):
         kind = "a line break (CR/LF)" if re.search(r"[\r\n\u2028\u2029\x85]", value) else "a control character"
         raise MailError(f"{what} contains {kind}; names are data and can never start a new mail header")
+    if m := FORBIDDEN_RE.search(value):  # as everywhere text reaches a patient: an override reorders the greeting
+        raise MailError(f"{what} contains {why(m.group())} (U+{ord(m.group()):04X}); type the name again")
     if ADDRESS_LIKE.search(value):
         raise MailError(
             f"{what} contains '<', '>' or '@': a name holding an address could show as a second recipient; "
