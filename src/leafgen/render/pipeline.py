@@ -48,7 +48,12 @@ class PersonalDataError(LeafgenError):
 def check_personal_text(name: str, note: str) -> None:
     """Refuse a control, reordering or non-character in the details (text pasted from another program carries
     them): a NUL or ESC would break the page's layout, an override reorder what the patient reads. The same rule
-    as for a leaflet's text, said in the desk's words: the field and the character, never the text."""
+    as for a leaflet's text, said in the desk's words: the field and the character, never the text. A note too
+    long for its box is named before a word too long for a line, since shortening it may fix both."""
+    if any(ch in name for ch in "\r\n\t") or len(name) > 120:
+        raise PersonalDataError("the patient's name must be one line of at most 120 characters")
+    if len(note) > NOTE_MAX:
+        raise PersonalDataError(f"the note is {len(note)} characters long; at most {NOTE_MAX} fit its box")
     for label, text in (("patient's name", name), ("note", note)):
         if m := FORBIDDEN_RE.search(text):
             ch = m.group()
@@ -64,10 +69,6 @@ def _personal_context(personal: Personal | None, job: Job) -> dict | None:
     if not personal:
         return None
     check_personal_text(personal.name, personal.note)
-    if any(ch in personal.name for ch in "\r\n\t") or len(personal.name) > 120:
-        raise PersonalDataError("the patient's name must be one line of at most 120 characters")
-    if len(personal.note) > NOTE_MAX:
-        raise PersonalDataError(f"the note is {len(personal.note)} characters long; at most {NOTE_MAX} fit its box")
     note = [" ".join(line.split()) for line in personal.note.splitlines()]
     script = script_for(job.lang)
     for label, text in (("patient's name", personal.name), ("note", personal.note)):
