@@ -739,6 +739,34 @@ def test_with_staff_accounts_login_is_required_and_rate_limited(tmp_path: Path, 
 # --- performance and concurrency --------------------------------------------------------------------------------
 
 
+def test_a_preview_after_a_translation_fix_is_the_fixed_page_not_the_browsers_old_copy(tmp_path: Path) -> None:
+    # The page image's address names only the choice, not the text: with "max-age=300" a browser showed the old
+    # Spanish page for five minutes after a translator fixed it. The image now carries a validator of its own
+    # content, so the browser asks each time and gets 304 only while the page is unchanged.
+    proj = copy_project(tmp_path / "project")
+    server = serve(tmp_path / "run", "--project", str(proj.root))
+    try:
+        url = server.url + f"preview/{LEAFLET}/es/handout/a4/page-1.png"
+        status, old, headers = get(url)
+        assert status == 200
+        assert "no-cache" in headers["Cache-Control"] and "max-age" not in headers["Cache-Control"]
+        etag = headers["Etag"]  # as Werkzeug spells it
+        req = urllib.request.Request(url, headers={"If-None-Match": etag})
+        with pytest.raises(urllib.error.HTTPError) as unchanged:
+            urllib.request.urlopen(req, timeout=60)
+        assert unchanged.value.code == 304
+
+        def fix(catalog) -> None:  # noqa: ANN001 - a Babel catalog
+            catalog["Symptoms"].string = "Síntomas frecuentes"
+
+        edit_catalog(proj, "es", fix)
+        req = urllib.request.Request(url, headers={"If-None-Match": etag})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert r.status == 200 and r.headers["ETag"] != etag and r.read() != old
+    finally:
+        server.stop()
+
+
 def test_twenty_simultaneous_previews_all_succeed_with_their_own_pages(desk: Server) -> None:
     choices = [(lang, kind, page) for lang in ("en", "ar", "zh_Hans", "uk", "vi") for kind in ("handout", "checklist")
                for page in (1, 2)]  # fmt: skip

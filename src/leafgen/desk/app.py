@@ -416,7 +416,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
 
     @app.get("/preview/<leaflet>/<lang>/<kind>/<paper>/page-<int:page>.png")
     def preview(leaflet: str, lang: str, kind: str, paper: str, page: int) -> Response:
-        """A page image of the unpersonalised PDF (no patient data here, so it may be cached)."""
+        """A page image of the unpersonalised PDF (no patient data here, so it may be cached). Its address names
+        the choice, not the text, so the browser revalidates every time (the ETag is the PDF's own digest): a
+        translation fixed a minute ago is never shown from an old copy, and an unchanged page costs a 304."""
         values = {**request.args.to_dict(), "lang": lang, "kind": kind, "paper": paper}
         c = _choice(values, leaflet)
         doc = desk.document(c)
@@ -424,8 +426,13 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
             abort(409, description="This leaflet cannot be made with these choices (see the leaflet page).")
         if not 1 <= page <= doc.pages:
             abort(404, description=f"This PDF has {doc.pages} page(s), not {page}.")
-        resp = Response(desk.png(doc.pdf, page - 1), mimetype="image/png")
-        resp.headers["Cache-Control"] = "private, max-age=300"
+        etag = f"{hashlib.sha256(doc.pdf).hexdigest()[:32]}-{page}"
+        if request.if_none_match.contains(etag):
+            resp = Response(status=304)
+        else:
+            resp = Response(desk.png(doc.pdf, page - 1), mimetype="image/png")
+        resp.set_etag(etag)
+        resp.headers["Cache-Control"] = "private, no-cache"
         return resp
 
     def _posted(form: ChoiceForm) -> Choice:
