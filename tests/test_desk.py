@@ -464,6 +464,37 @@ def test_a_refused_detail_is_shown_where_the_receptionist_is_looking(desk: Serve
 # --- email ----------------------------------------------------------------------------------------------------
 
 
+def test_a_mail_server_slower_than_the_page_waits_is_said_to_be_still_sending(tmp_path: Path, page: Page) -> None:
+    # The page stops waiting for the mail server after --email-wait seconds; the worker does not, and the message
+    # may still go. The page said "Something went wrong. Nothing was printed or sent." and staff sent it again.
+    handler = Handler()
+    handler.hold_rcpt = "slow@example.org"
+    smtp = start(handler)
+    env = {"LEAFGEN_SMTP_HOST": "127.0.0.1", "LEAFGEN_SMTP_PORT": str(smtp.port), "LEAFGEN_SMTP_SECURITY": "none",
+           "LEAFGEN_SMTP_FROM": "Clinic <leaflets@clinic.example>"}  # fmt: skip
+    server = serve(tmp_path / "run", "--email-wait", "1", env=env)
+    try:
+        page.goto(server.url + f"leaflet/{LEAFLET}?lang=es")
+        page.get_by_label("Patient’s email address").fill("slow@example.org")
+        page.get_by_role("button", name="Send email").click()
+        outcome = page.locator("#outcome")
+        expect(outcome).to_contain_text("Still sending")
+        expect(outcome).not_to_contain_text("Nothing was")
+        handler.release.set()
+        deadline = time.monotonic() + 30
+        while not handler.to("slow@example.org") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        page.get_by_role("link", name="Back to the leaflet").click()
+        page.get_by_label("Patient’s email address").fill("slow@example.org")
+        page.get_by_role("button", name="Send email").click()
+        expect(page.locator("#outcome")).to_contain_text("Already sent")
+    finally:
+        handler.release.set()  # a desk stops once its sends have finished
+        server.stop()
+        smtp.stop()
+    assert len(handler.to("slow@example.org")) == 1
+
+
 def test_email_twice_sends_one_message(tmp_path: Path, page: Page) -> None:
     handler = Handler()
     smtp = start(handler)

@@ -207,6 +207,13 @@ def _desk_commands(command) -> None:  # noqa: ANN001 - the subparser factory abo
         help="another host name the desk is reached by (e.g. desk.clinic.lan); repeatable",
     )
     s.add_argument("--workers", type=int, default=2, metavar="N", help="PDF rendering processes (default 2)")
+    s.add_argument(
+        "--email-wait",
+        type=float,
+        default=120,
+        metavar="SECONDS",
+        help="how long the page waits for the mail server before saying the message is still on its way (default 120)",
+    )
     a = command("staff", "Manage the desk's staff accounts (passwords stored as scrypt hashes).")
     a.add_argument("action", choices=("add", "remove", "list"))
     a.add_argument("name", nargs="?", metavar="NAME", help="staff name, for add and remove")

@@ -228,8 +228,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"the desk needs its extra packages ({e.name} is missing): pip install -e '.[desk]'"
         ) from None
 
-    if not 0 <= args.port < 65536 or args.workers < 1:
-        raise LeafgenError("--port must be 0-65535 and --workers at least 1")
+    if not 0 <= args.port < 65536 or args.workers < 1 or not args.email_wait > 0:
+        raise LeafgenError("--port must be 0-65535, --workers at least 1 and --email-wait more than 0 seconds")
     return serve(
         _project(args),
         args.host,
@@ -239,6 +239,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Path(args.journal) if args.journal else None,
         args.allow_host,
         args.workers,
+        args.email_wait,
         out,
     )
 

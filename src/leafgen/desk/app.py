@@ -59,6 +59,7 @@ class Settings:
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
     workers: int = 2
+    email_wait: float = 120  # seconds a page waits for the mail server (the worker goes on: see send_email)
     accounts: dict[str, str] = field(default_factory=dict)
 
 
@@ -316,6 +317,12 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
     def crash(e: Exception) -> tuple[str, int]:
         # The type only: an exception's text could quote the patient's details.
         log.error("%s %s: internal error %s", request.method, request.path, type(e).__name__)
+        if request.path == "/email":  # the worker may have got as far as the mail server
+            return _error(
+                500,
+                "Something went wrong on the desk while emailing. Please try again: if the message went, the desk "
+                "says “Already sent” (a patient is never emailed the same leaflet twice).",
+            )
         return _error(500, "Something went wrong on the desk. Nothing was printed or sent. Please try again.")
 
     def _error(code: int, message: str) -> tuple[str, int]:
@@ -516,12 +523,25 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         name = (form.name.data or "").strip()
         send = not api.email_is_dry_run()
         with desk.mail_lock:  # a double click waits here, then finds the journal says "sent"
-            result = desk.pool.run(email, settings.project, settings.outbox, settings.journal, address, name, c, send)
+            try:
+                result = desk.pool.run(
+                    email,
+                    settings.project,
+                    settings.outbox,
+                    settings.journal,
+                    address,
+                    name,
+                    c,
+                    send,
+                    timeout=settings.email_wait,
+                )
+            except TimeoutError:  # the page stops waiting; the worker goes on and the journal records what happens
+                result = Emailed("sending", "", not send)
         if isinstance(result, Failure):
             return _page(c, status=422, email_form=form, email_failure=_staff_words(result))
         _sig, catalogue, _langs = desk.meta()
         info = next(i for i in catalogue if i.id == c.leaflet)
-        if result.status in ("sent", "written", "failed", "uncertain"):
+        if result.status in ("sent", "written", "failed", "uncertain", "sending"):
             desk.record.add(
                 staff=session.get("staff") or "(local desk, no login)",
                 action="email (dry run)" if result.dry_run else "email",

@@ -41,6 +41,7 @@ def serve(
     journal: Path | None,
     allow_hosts: list[str],
     workers: int,
+    email_wait: float,
     out: TextIO,
 ) -> int:
     """Serve until Ctrl-C or SIGTERM; logs (method, path, status, time) go to standard error."""
@@ -53,7 +54,7 @@ def serve(
         )
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="leafgen desk: %(message)s", force=True)
     logging.getLogger("waitress").setLevel(logging.WARNING)
-    settings = Settings(root, data_dir, outbox, journal, host, tuple(allow_hosts), workers, accounts)
+    settings = Settings(root, data_dir, outbox, journal, host, tuple(allow_hosts), workers, email_wait, accounts)
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

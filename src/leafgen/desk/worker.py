@@ -100,7 +100,7 @@ def page_png(pdf: bytes, index: int, width: int) -> bytes:
 class Emailed:
     """What happened to one message (mail.send.Outcome without the recipient: no patient data travels back)."""
 
-    status: str  # written | sent | skipped | failed | deferred | uncertain | held | pending
+    status: str  # written | sent | skipped | failed | deferred | uncertain | held | pending; the desk adds sending
     note: str  # names no patient
     dry_run: bool
 
