@@ -76,6 +76,15 @@ def test_default_paper_comes_from_clinic_profile(project, tmp_path, capsys):
     assert entry["paper"] == "letter"
 
 
+def test_a_repeated_option_adds_to_the_list(project, tmp_path, capsys):
+    # `--lang ko --lang hi` built Hindi only: argparse kept the last value and said nothing.
+    out = tmp_path / "out"
+    code, _, err = build_in(project, out, "--lang", "en", "--lang", "fr,es", "--kind", "handout", capsys=capsys)
+    assert code == 0, err
+    built = {e["lang"] for e in json.loads((out / "manifest.json").read_text())["pdfs"]}
+    assert built == {"en", "fr", "es"}
+
+
 def assert_failed_cleanly(code: int, err: str, out: Path, *needles: str) -> None:
     assert code == 1
     assert "Traceback" not in err

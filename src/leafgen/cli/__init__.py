@@ -12,7 +12,7 @@ from typing import TextIO
 from leafgen import __version__
 from leafgen.cli.messages import internal_error_hint
 from leafgen.errors import LeafgenError
-from leafgen.project import KINDS, PAPERS
+from leafgen.project import PAPERS
 
 
 def _csv(value: str) -> list[str]:
@@ -64,13 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     b = command("build", "Build PDFs for leaflets in every language, kind and paper asked for.")
     b.add_argument("leaflets", nargs="*", metavar="LEAFLET_ID", help="leaflets to build (default: all)")
     b.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out)")
+    # extend: `--lang ko --lang hi` builds both (argparse's default would keep only the last, silently).
     b.add_argument(
-        "--lang", default=None, type=_csv, metavar="CODES", help="comma-separated languages, or 'all' (default)"
+        "--lang", action="extend", type=_csv, metavar="CODES", help="comma-separated languages, or 'all' (default)"
     )
+    b.add_argument("--kind", action="extend", type=_csv, metavar="KINDS", help="handout,checklist (default: both)")
     b.add_argument(
-        "--kind", default=",".join(KINDS), type=_csv, metavar="KINDS", help="handout,checklist (default: both)"
+        "--paper", action="extend", type=_csv, metavar="PAPERS", help="a4,letter (default: the clinic's default paper)"
     )
-    b.add_argument("--paper", type=_csv, metavar="PAPERS", help="a4,letter (default: the clinic's default paper)")
     b.add_argument("--large-print", action="store_true", help="large print: body 16 pt, headings larger")
     b.add_argument("--fillable", action="store_true", help="checklist with fillable check boxes (for email)")
     b.add_argument(
@@ -137,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--lang", metavar="LANG", help="with --to: the patient's language (e.g. es, ar, zh_Hans)")
     e.add_argument(
         "--kind",
+        action="extend",
         type=_csv,
         metavar="KINDS",
         help="handout,checklist (default: both; the checklist is the fillable one); a list's default",

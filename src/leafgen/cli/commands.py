@@ -70,7 +70,7 @@ def _progress(total: int, err: TextIO) -> Any:
 
 def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     project = _project(args)
-    langs = None if args.lang is None or args.lang == ["all"] else args.lang
+    langs = None if args.lang is None or "all" in args.lang else args.lang
     jobs = api.jobs(
         project,
         args.leaflets or None,
