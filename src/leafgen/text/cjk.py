@@ -6,11 +6,11 @@ from typing import Any
 
 from reportlab.lib.rl_accel import sameFrag
 from reportlab.pdfbase.pdfmetrics import getAscentDescent
-from reportlab.platypus import Paragraph
 from reportlab.platypus.paragraph import FragLine, ParaLines, cjkU, imgNormV, imgVRange
 from reportlab.rl_config import _FUZZ
 
 from leafgen.text.scripts import TABLE
+from leafgen.text.wrapped import WrappedOnce
 
 WORD_JOINER = "\u2060"
 
@@ -122,7 +122,7 @@ def _para_line(chars: list, max_width: float, width: float, extra: float, line_b
     )  # fmt: skip
 
 
-class CJKParagraph(Paragraph):
+class CJKParagraph(WrappedOnce):
     """A ReportLab Paragraph whose CJK line breaking follows kinsoku rules and word joiners."""
 
     def breakLinesCJK(self, maxWidths):  # noqa: N802, N803 - ReportLab's names

@@ -11,7 +11,6 @@ from functools import lru_cache
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus import Paragraph
 from reportlab.platypus.paragraph import ParaLines
 from reportlab.rl_config import paraFontSizeHeightOffset
 
@@ -19,6 +18,7 @@ from leafgen.text.actualtext import actual_text
 from leafgen.text.rtl import shape_rtl, visual_order
 from leafgen.text.scripts import SOFT_HYPHEN, Script, escape, font_runs
 from leafgen.text.shaping import shape
+from leafgen.text.wrapped import WrappedOnce
 
 _BR_RE = re.compile(r"<br\s*/?\s*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]*>")
@@ -77,7 +77,7 @@ class _Line:
         return " ".join(self.words)
 
 
-class LineParagraph(Paragraph):
+class LineParagraph(WrappedOnce):
     """A single-style paragraph that leafgen breaks into lines and draws itself.
 
     Used where ReportLab alone draws wrongly or extracts wrongly: HarfBuzz-shaped scripts

@@ -11,6 +11,7 @@ from reportlab.platypus import Flowable, Paragraph
 from leafgen.text.cjk import WORD_JOINER, CJKParagraph
 from leafgen.text.lines import LineParagraph, needs_own_lines, segments_of_markup
 from leafgen.text.scripts import BOLD_FONTS, FONT_FILES, Script, register_script, with_fallback_markup
+from leafgen.text.wrapped import WrappedOnce
 
 _lock = threading.Lock()
 
@@ -83,7 +84,7 @@ def paragraph(markup: str, style: ParagraphStyle, script: Script) -> Flowable:
     style = _style_for(style, script)
     if script.fallback:
         markup = with_fallback_markup(markup, style.fontName)
-    return _parsed_once(markup, style, Paragraph)
+    return _parsed_once(markup, style, WrappedOnce)
 
 
 # (markup, id(style), class) -> (style, what ReportLab's parser made of the markup: style, text, bullet, frags)
