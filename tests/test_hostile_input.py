@@ -233,7 +233,11 @@ def test_library_refuses_a_language_the_project_does_not_ship(project, tmp_path)
     outside = tmp_path / "rvpo" / "LC_MESSAGES"
     outside.mkdir(parents=True)
     (outside / "messages.po").write_bytes((project.translations_dir / "es/LC_MESSAGES/messages.po").read_bytes())
-    for lang in ("../../rvpo", "../../../tmp/rvpo", "de", ""):
+    hidden = project.translations_dir / ".es" / "LC_MESSAGES"  # not a language: languages() never lists it
+    hidden.mkdir(parents=True)
+    (hidden / "messages.po").write_bytes((project.translations_dir / "es/LC_MESSAGES/messages.po").read_bytes())
+    for lang in ("../../rvpo", "../../../tmp/rvpo", "de", "", "./es", "es/", "es/../es", ".es", "es\0"):
+        assert not project.ships(lang)
         for render in (api.render, api.render_document):
             for where in (project.root, project):
                 with pytest.raises(CatalogError, match=r"translations: unknown language .* \(shipped: en, ar, "):

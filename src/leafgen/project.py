@@ -72,9 +72,23 @@ class Project:
             raise SourceError(f"unknown leaflet {leaflet_id!r} (known: {known})", self.leaflets_dir)
         return path
 
+    def ships(self, lang: object) -> bool:
+        """Whether `lang` is one of languages(), by one look at its catalog instead of listing them all (a
+        third of a millisecond, 2% of an English render). A name that could leave the folder is never one."""
+        if lang == SOURCE_LANG:
+            return True
+        if not isinstance(lang, str) or not lang or lang.startswith(".") or any(c in lang for c in "/\\\0"):
+            return False
+        return (self.translations_dir / lang / "LC_MESSAGES" / "messages.po").is_file()
+
     def languages(self) -> list[str]:
-        """The source language first, then every locale that has a catalog."""
-        found = sorted(p.parent.parent.name for p in self.translations_dir.glob("*/LC_MESSAGES/messages.po"))
+        """The source language first, then every locale that has a catalog (a hidden folder, such as a tool's
+        backup `.es`, is not one: pathlib's glob, unlike a shell's, lists it)."""
+        found = sorted(
+            name
+            for p in self.translations_dir.glob("*/LC_MESSAGES/messages.po")
+            if not (name := p.parent.parent.name).startswith(".")
+        )
         return [SOURCE_LANG] + [lang for lang in found if lang != SOURCE_LANG]
 
 

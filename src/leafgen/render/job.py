@@ -42,8 +42,9 @@ def check_job(job: Job, project: Project, languages: Collection[str] | None = No
     """Every choice of a job, before anything is read for it. The language must be one the project ships: it
     names a folder, so `../../x` would read a catalog from outside the project. `languages` saves the listing
     when a plan checks many jobs."""
-    langs = list(project.languages() if languages is None else languages)
-    check_choice("language", job.lang, langs, project.translations_dir)
+    if not (project.ships(job.lang) if languages is None else job.lang in languages):
+        langs = list(project.languages() if languages is None else languages)
+        check_choice("language", job.lang, langs, project.translations_dir)
     check_choice("kind", job.kind, KINDS)
     check_choice("paper", job.paper, PAPERS)
     if job.fillable and job.kind != "checklist":
