@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
+from typing import NamedTuple
 
 _XREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 _TABLE = re.compile(rb"xref\n0 (\d+)\n")
@@ -27,7 +29,16 @@ class PackError(ValueError):
     """The PDF is not laid out as ReportLab writes it: a bug here, never a patient's problem."""
 
 
-def pack(pdf: bytes) -> bytes:
+class Late(NamedTuple):
+    """Objects written straight into the object stream, numbered from `base` (the first number after
+    ReportLab's), and the body of ReportLab's object `number` (a placeholder) that refers to them: the tagged
+    structure tree, whose elements need no trip through ReportLab's object machinery."""
+
+    number: int
+    bodies: Callable[[int], tuple[bytes, list[bytes]]]  # base -> (body of `number`, bodies of base, base + 1, ...)
+
+
+def pack(pdf: bytes, late: Late | None = None) -> bytes:
     """The same document with its non-stream objects in one object stream and a cross-reference stream."""
     start = _xref_offset(pdf)
     table = _TABLE.match(pdf, start)
@@ -63,7 +74,10 @@ def pack(pdf: bytes) -> bytes:
     packed: list[bytes] = []
     index: list[bytes] = []
     packed_length = 0
-    objstm = size  # the object stream's number; the cross-reference stream's is size + 1
+    replaced, extra = late.bodies(size) if late else (b"", [])
+    if late and not 0 < late.number < size:
+        raise PackError(f"object {late.number} to replace is not in the document")
+    objstm = size + len(extra)  # the object stream's number; the cross-reference stream's is the next
     for number in range(1, size):
         begin, end = offsets[number], ends[number - 1]
         head = b"%d 0 obj\n" % number
@@ -73,6 +87,8 @@ def pack(pdf: bytes) -> bytes:
         if not body.endswith(b"endobj\n"):
             raise PackError(f"object {number} does not end with endobj")
         body = body[: -len(b"endobj\n")].rstrip(b"\r\n")
+        if late and number == late.number:
+            body = replaced
         if body.endswith(b"endstream"):  # a stream stays a top-level object, unchanged
             xref.append((1, length, 0))
             chunk = pdf[begin:end]
@@ -83,6 +99,11 @@ def pack(pdf: bytes) -> bytes:
             index.append(b"%d %d" % (number, packed_length))
             packed.append(body)
             packed_length += len(body) + 1
+    for number, body in enumerate(extra, start=size):
+        xref.append((2, objstm, len(packed)))
+        index.append(b"%d %d" % (number, packed_length))
+        packed.append(body)
+        packed_length += len(body) + 1
 
     head_line = b" ".join(index) + b"\n"
     data = zlib.compress(head_line + b"\n".join(packed) + b"\n")
@@ -103,12 +124,12 @@ def pack(pdf: bytes) -> bytes:
     w3 = max(1, (max(f3 for _, _, f3 in xref).bit_length() + 7) // 8)
     rows = b"".join(t.to_bytes(1, "big") + f2.to_bytes(w2, "big") + f3.to_bytes(w3, "big") for t, f2, f3 in xref)
     rows_z = zlib.compress(rows)
-    extra = b" /Info " + refs[b"Info"] if b"Info" in refs else b""
+    trailer_keys = b" /Info " + refs[b"Info"] if b"Info" in refs else b""
     if found_id:
-        extra += b" /ID " + found_id.group(1)
+        trailer_keys += b" /ID " + found_id.group(1)
     out.append(
         b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 %d %d] /Root %s%s /Filter /FlateDecode /Length %d >>\nstream\n"
-        % (size + 1, size + 2, w2, w3, refs[b"Root"], extra, len(rows_z))
+        % (objstm + 1, objstm + 2, w2, w3, refs[b"Root"], trailer_keys, len(rows_z))
     )
     out.append(rows_z + b"\nendstream\nendobj\n")
     out.append(b"startxref\n%d\n%%%%EOF\n" % length)

@@ -202,4 +202,4 @@ def write_pdf(layout: Layout, lang: str, *, tagged: bool = True) -> tuple[bytes,
         initialFontSize=layout.styles["p"].fontSize,
     )
     doc.build(list(layout.story), canvasmaker=partial(NumberedCanvas, running=running, tags=tags))
-    return pack(buf.getvalue()), doc.page
+    return pack(buf.getvalue(), tags.late if tags else None), doc.page
