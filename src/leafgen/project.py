@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -120,6 +118,8 @@ def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
     mkstemp creates files 0600; outputs (PDFs, manifest) get the mode any new file gets under the user's umask,
     so a clinic's shared print folder can read them. `private` keeps 0600 (patient data).
     """
+    import tempfile  # here: with `random` under it, 7 ms of every `leafgen --help` that never writes a file
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -165,9 +165,16 @@ def recording() -> Iterator[Reads]:
         _reads.reset(token)
 
 
+def _sha(data: bytes) -> str:
+    # hashlib here, not at the top: loading OpenSSL is 5 ms of every `leafgen --help`, which hashes nothing.
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def digest(text: str) -> str:
     """A short content hash for recorded values: collisions at 128 bits are not a concern here."""
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return _sha(text.encode())
 
 
 def file_sha(path: Path) -> str | None:
@@ -180,7 +187,7 @@ def file_sha(path: Path) -> str | None:
     sha = _shas.get(key)
     if sha is None:
         try:
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+            sha = _sha(path.read_bytes())
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         _shas[key] = sha
