@@ -491,17 +491,9 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         if isinstance(result, Failure):
             return _page(c, status=422, print_form=form, print_failure=result)
         download = request.form.get("action") == "download"
-        _sig, catalogue, _langs = desk.meta()
-        info = next(i for i in catalogue if i.id == c.leaflet)
-        desk.record.add(
-            staff=session.get("staff") or "(local desk, no login)",
-            action="download" if download else "print",
-            leaflet=c.leaflet,
-            version=info.version,
-            lang=c.lang,
-            kind=c.kind,
-            paper=c.paper,
-            large_print=c.large_print,
+        _record(
+            c,
+            "download" if download else "print",
             fillable=c.fillable,
             english_fallback=result.fallback,
             personalised=personalised,
@@ -512,6 +504,14 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
         resp.headers["Content-Disposition"] = f'{"attachment" if download else "inline"}; filename="{filename}"'
         resp.headers["Cache-Control"] = "no-store"
         return resp
+
+    def _record(c: Choice, action: str, **values: object) -> None:
+        """One row of what was handed out: the leaflet's version as printed, who (never the patient), what."""
+        _sig, catalogue, _langs = desk.meta()
+        version = next(i for i in catalogue if i.id == c.leaflet).version
+        staff = session.get("staff") or "(local desk, no login)"
+        desk.record.add(staff=staff, action=action, leaflet=c.leaflet, version=version, lang=c.lang, kind=c.kind,
+                        paper=c.paper, large_print=c.large_print, **values)  # fmt: skip
 
     @app.post("/email")
     def send_email() -> Any:
@@ -539,19 +539,11 @@ def create_app(settings: Settings, pool: Pool) -> Flask:
                 result = Emailed("sending", "", not send)
         if isinstance(result, Failure):
             return _page(c, status=422, email_form=form, email_failure=_staff_words(result))
-        _sig, catalogue, _langs = desk.meta()
-        info = next(i for i in catalogue if i.id == c.leaflet)
         if result.status in ("sent", "written", "failed", "uncertain", "sending"):
-            desk.record.add(
-                staff=session.get("staff") or "(local desk, no login)",
-                action="email (dry run)" if result.dry_run else "email",
-                leaflet=c.leaflet,
-                version=info.version,
-                lang=c.lang,
-                kind=c.kind,
-                paper=c.paper,
-                large_print=c.large_print,
-                fillable=c.kind == "checklist",
+            _record(
+                c,
+                "email (dry run)" if result.dry_run else "email",
+                fillable=c.kind == "checklist",  # the emailed checklist is the fillable one
                 english_fallback=False,
                 personalised=False,
                 email_state=result.status,
