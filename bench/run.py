@@ -7,6 +7,7 @@ python bench/run.py --quick    # batches in English only, one round; memory at 5
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -351,6 +352,12 @@ def processes(tmp: Path, n: int) -> None:
         "bare script (python bench/floor.py)": bare,
         "leafgen build, one PDF (--force)": [*build, "--force"],
     }
+    # Bytecode as an installed leafgen has it (pip compiles a wheel's modules; an editable install writes .pyc on
+    # first import). With PYTHONDONTWRITEBYTECODE set, as on the machine these figures were first taken on, every
+    # run compiled leafgen's ~45 modules from source again: 30-45 ms that no clinic's build pays.
+    compileall.compile_dir(str(ROOT / "src" / "leafgen"), quiet=1)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        note("(PYTHONDONTWRITEBYTECODE is set: leafgen's modules were byte-compiled once up front, as pip does)")
     run(build)
     times: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(n):
