@@ -23,7 +23,7 @@ from leafgen.i18n.catalogs import translator
 from leafgen.render.job import Job
 from leafgen.render.pipeline import render_job, translate
 from leafgen.text.scripts import script_for
-from textlayer import _cmap, _strings
+from textlayer import mcid_texts
 
 LANGS = SHIPPED.languages()
 SOURCE, DISCLAIMER = load_leaflet(SHIPPED.leaflet_path(LEAFLET))[0], load_disclaimer(SHIPPED.disclaimer_path)
@@ -69,40 +69,11 @@ def _kids(elem: pikepdf.Object) -> list[pikepdf.Object]:
     return list(k) if isinstance(k, pikepdf.Array) else [k]
 
 
-def mcid_texts(doc: pikepdf.Pdf) -> dict[tuple[tuple[int, int], int], str]:
-    """(page, MCID) -> its text as a reader gets it: /ActualText spans where there are any, else ToUnicode."""
-    out: dict[tuple[tuple[int, int], int], str] = {}
-    for page in doc.pages:
-        cmaps = {str(k): _cmap(v) for k, v in page.Resources.get("/Font", {}).items()}
-        font, current = "", None  # the open MCID's key
-        marks: list[tuple[str | None, bool]] = []  # per open sequence: its ActualText, does it open an MCID
-        for op in pikepdf.parse_content_stream(page):
-            name = str(op.operator)
-            if name in ("BDC", "BMC"):
-                props = op.operands[1] if name == "BDC" else pikepdf.Dictionary()
-                props = props if isinstance(props, pikepdf.Dictionary) else pikepdf.Dictionary()
-                if "/MCID" in props:
-                    current = (page.obj.objgen, int(props.MCID))
-                    out[current] = ""
-                actual = props.get("/ActualText")
-                marks.append((None if actual is None else str(actual), "/MCID" in props))
-            elif name == "EMC":
-                actual, opens = marks.pop()
-                if actual is not None and current is not None:
-                    out[current] += actual + " "
-                if opens:
-                    current = None
-            elif name == "Tf":
-                font = str(op.operands[0])
-            elif current is not None and all(a is None for a, _ in marks):
-                out[current] += "".join(cmaps.get(font, {}).get(b, "\ufffd") for s in _strings(op) for b in s)
-    return out
-
-
 def tree_text(pdf: bytes) -> list[Leaf]:
     """The structure tree read with pikepdf: each element's own text (in K order) with its ancestry."""
     doc = pikepdf.open(io.BytesIO(pdf))
     texts = mcid_texts(doc)
+    index = {page.obj.objgen: i for i, page in enumerate(doc.pages)}
     leaves: list[Leaf] = []
 
     def walk(elem: pikepdf.Object, path: tuple[str, ...]) -> None:
@@ -110,9 +81,9 @@ def tree_text(pdf: bytes) -> list[Leaf]:
         own = []
         for k in _kids(elem):
             if isinstance(k, int):
-                own.append(texts.get((elem.Pg.objgen, int(k)), ""))
+                own.append(texts.get((index[elem.Pg.objgen], int(k)), ""))
             elif k.get("/Type") == "/MCR":
-                own.append(texts.get((k.Pg.objgen, int(k.MCID)), ""))
+                own.append(texts.get((index[k.Pg.objgen], int(k.MCID)), ""))
             elif "/S" in k:
                 walk(k, path)
         if own:

@@ -20,7 +20,7 @@ from leafgen.content.profile import theme
 from leafgen.render.job import Job
 from leafgen.render.layout import layout
 from leafgen.render.pdf import write_pdf
-from textlayer import _cmap, _strings
+from textlayer import mcid_texts
 
 LANGS = SHIPPED.languages()
 # A line that introduces what follows ends in a colon: ASCII in most catalogs (Arabic, Persian and Urdu too, and
@@ -51,42 +51,12 @@ class Element:
     kids: list[Element | Block]
 
 
-def _page_texts(doc: pikepdf.Pdf) -> dict[tuple[int, int], str]:
-    """(page index, MCID) -> the text a reader gets: /ActualText where given, else the glyphs' ToUnicode."""
-    out: dict[tuple[int, int], str] = {}
-    for index, page in enumerate(doc.pages):
-        cmaps = {str(k): _cmap(v) for k, v in page.Resources.get("/Font", {}).items()}
-        font, current = "", None
-        marks: list[tuple[str | None, bool]] = []
-        for op in pikepdf.parse_content_stream(page):
-            name = str(op.operator)
-            if name in ("BDC", "BMC"):
-                props = op.operands[1] if name == "BDC" else None
-                props = props if isinstance(props, pikepdf.Dictionary) else pikepdf.Dictionary()
-                if "/MCID" in props:
-                    current = (index, int(props.MCID))
-                    out[current] = ""
-                actual = props.get("/ActualText")
-                marks.append((None if actual is None else str(actual), "/MCID" in props))
-            elif name == "EMC":
-                actual, opens = marks.pop()
-                if actual is not None and current is not None:
-                    out[current] += actual
-                if opens:
-                    current = None
-            elif name == "Tf":
-                font = str(op.operands[0])
-            elif current is not None and all(a is None for a, _ in marks):
-                out[current] += "".join(cmaps.get(font, {}).get(b, "") for s in _strings(op) for b in s)
-    return out
-
-
 def structure(pdf: bytes) -> tuple[Element, list[Block], int]:
     """The structure tree, its elements with content in reading order (where each one's marks are), pages."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         index = {page.obj.objgen: i for i, page in enumerate(doc.pages)}
         count = len(doc.pages)
-        texts = _page_texts(doc)
+        texts = mcid_texts(doc)
         blocks: list[Block] = []
 
         def walk(elem: pikepdf.Object, parent: Element | None) -> Element:

@@ -62,6 +62,37 @@ def _strings(op: pikepdf.ContentStreamInstruction) -> list[bytes]:
 
 
 @lru_cache(maxsize=64)
+def mcid_texts(doc: pikepdf.Pdf) -> dict[tuple[int, int], str]:
+    """(page index, MCID) -> its text as a reader gets it: /ActualText spans where there are any, else the
+    glyphs' ToUnicode (U+FFFD for a glyph without one, so a missing mapping shows)."""
+    out: dict[tuple[int, int], str] = {}
+    for index, page in enumerate(doc.pages):
+        cmaps = {str(k): _cmap(v) for k, v in page.Resources.get("/Font", {}).items()}
+        font, current = "", None  # the open MCID's key
+        marks: list[tuple[str | None, bool]] = []  # per open sequence: its ActualText, does it open an MCID
+        for op in pikepdf.parse_content_stream(page):
+            name = str(op.operator)
+            if name in ("BDC", "BMC"):
+                props = op.operands[1] if name == "BDC" else pikepdf.Dictionary()
+                props = props if isinstance(props, pikepdf.Dictionary) else pikepdf.Dictionary()
+                if "/MCID" in props:
+                    current = (index, int(props.MCID))
+                    out[current] = ""
+                actual = props.get("/ActualText")
+                marks.append((None if actual is None else str(actual), "/MCID" in props))
+            elif name == "EMC":
+                actual, opens = marks.pop()
+                if actual is not None and current is not None:
+                    out[current] += actual + " "
+                if opens:
+                    current = None
+            elif name == "Tf":
+                font = str(op.operands[0])
+            elif current is not None and all(a is None for a, _ in marks):
+                out[current] += "".join(cmaps.get(font, {}).get(b, "\ufffd") for s in _strings(op) for b in s)
+    return out
+
+
 def text_layer(pdf: bytes) -> tuple[tuple[Line, ...], ...]:
     """Per page, the drawn lines in content-stream order (story first, then running header and footer)."""
     pages = []
